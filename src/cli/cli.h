@@ -1,0 +1,85 @@
+/* The CLI: option table, merged settings (argv > environment > config file > default), output helpers.
+ * The CLI sees only include/holdfast/ and its own files. */
+#ifndef HF_CLI_H
+#define HF_CLI_H
+
+#include "holdfast/holdfast.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Every option, defined once (cli_opts.c). */
+typedef enum {
+	O_REPO, O_PASSWORD_FILE, O_KEY_FILE, O_CONFIG, O_CATALOG, O_JSON, O_QUIET, O_VERBOSE, O_HELP,
+	O_S3_ENDPOINT, O_S3_REGION, O_CA_FILE, O_INSECURE, O_PARALLEL, O_COMPRESSION, O_THREADS,
+	O_TENANT, O_TIER, O_PATH, O_EXCLUDE, O_STDIN, O_STDIN_NAME, O_TAR, O_LABEL,
+	O_PG, O_PG_DATABASE, O_PG_SCHEMA, O_PG_ROWS, O_TENANT_COLUMN, O_TENANT_VALUE, O_PG_TABLES, O_PG_JOINS,
+	O_SNAPSHOT, O_AT, O_SOURCE, O_TARGET, O_TARGET_PG, O_IN_PLACE, O_INCLUDE, O_OVERWRITE, O_KEEP_GOING,
+	O_READ_DATA, O_READ_DATA_SUBSET,
+	O_CREATE_BUCKET, O_LOCK_MODE, O_LOCK_DAYS, O_PACK_SIZE, O_CHUNK_AVG,
+	O_NEW_PASSWORD_FILE, O_NEW_KEY_FILE, O_KDF_MEMORY, O_KDF_ITERATIONS,
+	O_COUNT
+} cli_opt_id;
+
+typedef struct cli_opt {
+	cli_opt_id id;
+	const char *name;   /* long name, also the config-file key */
+	char shortc;
+	int has_arg;
+	int multi;          /* may be given several times (collected in order) */
+	const char *env;    /* environment variable or NULL */
+	const char *section;/* config section: "repository", "s3" or NULL (not settable in the file) */
+	const char *arg;    /* argument name for help */
+	const char *help;
+} cli_opt;
+
+extern const cli_opt cli_options[O_COUNT];
+
+typedef struct cli {
+	const char *cmd, *sub;
+	const char *val[O_COUNT];   /* single values after merging */
+	const char **multi[O_COUNT];/* multi values */
+	size_t nmulti[O_COUNT];
+	int given[O_COUNT];         /* given on the command line */
+	const char **args;          /* positional arguments after the command */
+	size_t nargs;
+	int json, quiet, verbose, tty;
+	void *ini;                  /* parsed config file (cli_config.c) */
+} cli;
+
+/* cli_opts.c */
+int cli_parse(cli *c, int argc, char **argv);
+int cli_merge(cli *c);  /* environment, config file, tenant section */
+const char *cli_tenant_setting(cli *c, const char *tenant, const char *key);
+const char *cli_tier_setting(cli *c, const char *tier, const char *key);
+int cli_tier_defined(cli *c, const char *tier, int *any_tiers);
+void cli_free(cli *c);
+long cli_int(const cli *c, cli_opt_id id, long def);
+
+/* cli_main.c */
+/* Print "holdfast: error: ..." and return code. */
+int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_exit_code(int rc);
+int cli_fail(int rc, const char *what);
+void cli_repo_options(const cli *c, hf_repo_options *o);
+int cli_open_repo(cli *c, hf_repo **out);
+void cli_usage_cmd(const char *cmd, const char *sub, const char *synopsis, const cli_opt_id *opts, size_t n,
+		   const char *about);
+
+/* cli_output.c */
+void cli_human_bytes(char *out, size_t cap, uint64_t n);
+void cli_time(char *out, size_t cap, int64_t ns);
+void cli_progress(const char *phase, uint64_t done_bytes, uint64_t total_bytes, uint64_t items, void *payload);
+void cli_progress_end(cli *c);
+
+/* commands */
+int cmd_init(cli *c);
+int cmd_key(cli *c);
+int cmd_tenant(cli *c);
+int cmd_backup(cli *c);
+int cmd_snapshots(cli *c);
+int cmd_restore(cli *c);
+int cmd_check(cli *c);
+int cmd_catalog(cli *c);
+
+#endif

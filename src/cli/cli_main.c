@@ -1,0 +1,189 @@
+/* holdfast's entry point: parse, merge settings, dispatch to a command, map errors to exit statuses. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Exit statuses (documented in holdfast(1)). */
+enum {
+	EXIT_OK = 0,
+	EXIT_ERROR = 1,    /* could not run: I/O, internal error */
+	EXIT_USAGE = 2,    /* invalid arguments or configuration */
+	EXIT_VERIFY = 3,   /* ran, and found damage or a verification mismatch */
+	EXIT_AUTH = 4,     /* wrong passphrase or key */
+	EXIT_NOTFOUND = 5, /* unknown repository, tenant, snapshot */
+	EXIT_LOCKED = 6,   /* another run holds the lock */
+	EXIT_STORAGE = 7,  /* storage or network unavailable after retries */
+	EXIT_NOSPACE = 8,  /* no space left at the target */
+	EXIT_EXISTS = 9    /* target already exists (refused to overwrite) */
+};
+
+int cli_exit_code(int rc)
+{
+	switch (rc) {
+	case HF_OK: return EXIT_OK;
+	case HF_EUSAGE:
+	case HF_ECONFIG: return EXIT_USAGE;
+	case HF_EVERIFY:
+	case HF_ECORRUPT: return EXIT_VERIFY;
+	case HF_EAUTH: return EXIT_AUTH;
+	case HF_ENOTFOUND: return EXIT_NOTFOUND;
+	case HF_ELOCKED: return EXIT_LOCKED;
+	case HF_ENET: return EXIT_STORAGE;
+	case HF_ENOSPC: return EXIT_NOSPACE;
+	case HF_EEXISTS: return EXIT_EXISTS;
+	case HF_EINTERRUPTED: return 130;
+	default: return EXIT_ERROR;
+	}
+}
+
+int cli_error(int code, const char *fmt, ...)
+{
+	va_list ap;
+	fputs("holdfast: error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+int cli_fail(int rc, const char *what)
+{
+	const char *msg = hf_error_message(), *hint = hf_error_hint();
+	if (what && *msg)
+		fprintf(stderr, "holdfast: error: %s: %s\n", what, msg);
+	else
+		fprintf(stderr, "holdfast: error: %s\n", *msg ? msg : what ? what : hf_error_name(rc));
+	if (hint)
+		fprintf(stderr, "HINT: %s\n", hint);
+	return rc;
+}
+
+void cli_repo_options(const cli *c, hf_repo_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->version = HF_REPO_OPTIONS_VERSION;
+	o->url = c->val[O_REPO];
+	o->catalog_path = c->val[O_CATALOG];
+	o->cred.password_file = c->val[O_PASSWORD_FILE];
+	o->cred.key_file = c->val[O_KEY_FILE];
+	o->cred.password_fd = -1;
+	o->s3_endpoint = c->val[O_S3_ENDPOINT];
+	o->s3_region = c->val[O_S3_REGION];
+	o->ca_file = c->val[O_CA_FILE];
+	o->insecure = c->given[O_INSECURE];
+	o->parallel = (int)cli_int(c, O_PARALLEL, 0);
+	o->compression = (int)cli_int(c, O_COMPRESSION, -1);
+	o->threads = (int)cli_int(c, O_THREADS, 0);
+}
+
+int cli_open_repo(cli *c, hf_repo **out)
+{
+	hf_repo_options o;
+	int rc;
+	cli_repo_options(c, &o);
+	if (!o.cred.password_file && !o.cred.key_file)
+		return cli_error(HF_EUSAGE, "no passphrase or key file: use --password-file FILE, --key-file FILE or "
+					    "HOLDFAST_PASSWORD_FILE");
+	if ((c->val[O_PARALLEL] && o.parallel <= 0) || (c->val[O_THREADS] && o.threads <= 0) ||
+	    (c->val[O_COMPRESSION] && (o.compression < 0 || o.compression > 22)))
+		return cli_error(HF_EUSAGE, "invalid --parallel, --threads or --compression value");
+	if ((rc = hf_repo_open(out, &o)) < 0)
+		return cli_fail(rc, NULL);
+	return 0;
+}
+
+void cli_usage_cmd(const char *cmd, const char *sub, const char *synopsis, const cli_opt_id *opts, size_t n,
+		   const char *about)
+{
+	printf("usage: holdfast %s%s%s %s\n\n%s\n", cmd, sub ? " " : "", sub ? sub : "", synopsis, about);
+	if (n)
+		printf("\noptions:\n");
+	for (size_t i = 0; i < n; i++) {
+		const cli_opt *o = &cli_options[opts[i]];
+		char left[64];
+		if (o->shortc)
+			snprintf(left, sizeof(left), "-%c, --%s%s%s", o->shortc, o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+		else
+			snprintf(left, sizeof(left), "    --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
+		printf("  %-30s %s\n", left, o->help);
+	}
+	printf("\nglobal options: --repo URL, --password-file FILE, --key-file FILE, --config FILE, --catalog FILE,\n"
+	       "  --json, --quiet, --verbose; see holdfast(1). Environment: HOLDFAST_REPOSITORY, HOLDFAST_PASSWORD_FILE.\n");
+}
+
+static void usage(void)
+{
+	printf("holdfast %s: encrypted, deduplicated, per-tenant backups\n\n"
+	       "usage: holdfast [--repo URL] [--password-file FILE | --key-file FILE] [--config FILE] COMMAND ...\n\n"
+	       "commands:\n"
+	       "  init                      create a repository\n"
+	       "  key add|list|remove       manage key slots\n"
+	       "  tenant add|list|show      manage tenants\n"
+	       "  backup                    back up one tenant's files, tar archive, stdin or PostgreSQL data\n"
+	       "  snapshots                 list snapshots\n"
+	       "  restore                   restore a tenant's snapshot (latest, by id, or at a time)\n"
+	       "  check                     verify the repository, optionally reading all data\n"
+	       "  catalog rebuild           recreate the catalog from the repository\n"
+	       "  version                   print the version\n\n"
+	       "'holdfast COMMAND --help' describes a command; man holdfast(1) has everything.\n",
+	       hf_version());
+}
+
+typedef struct command {
+	const char *name;
+	int (*run)(cli *c);
+} command;
+
+static const command commands[] = {
+	{"init", cmd_init}, {"key", cmd_key}, {"tenant", cmd_tenant}, {"backup", cmd_backup},
+	{"snapshots", cmd_snapshots}, {"restore", cmd_restore}, {"check", cmd_check}, {"catalog", cmd_catalog},
+};
+
+int main(int argc, char **argv)
+{
+	cli c;
+	int rc;
+	memset(&c, 0, sizeof(c));
+	c.tty = isatty(STDERR_FILENO);
+	if (hf_library_init(1) < 0) {
+		fprintf(stderr, "holdfast: error: unable to initialise the crypto library\n");
+		return EXIT_ERROR;
+	}
+	if ((rc = cli_parse(&c, argc, argv)) < 0)
+		goto done;
+	if (!c.cmd) {
+		usage();
+		rc = c.given[O_HELP] ? 0 : HF_EUSAGE;
+		goto done;
+	}
+	if (!strcmp(c.cmd, "version")) {
+		printf("holdfast %s\n", hf_version());
+		goto done;
+	}
+	if (!strcmp(c.cmd, "help")) {
+		usage();
+		goto done;
+	}
+	if (!c.given[O_HELP] && (rc = cli_merge(&c)) < 0)
+		goto done;
+	{
+		const command *found = NULL;
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			if (!strcmp(commands[i].name, c.cmd))
+				found = &commands[i];
+		rc = found ? found->run(&c) : cli_error(HF_EUSAGE, "unknown command '%s' (see 'holdfast --help')", c.cmd);
+	}
+done:
+	cli_free(&c);
+	fflush(stdout);
+	if (ferror(stdout) && rc == 0) {
+		fprintf(stderr, "holdfast: error: unable to write standard output\n");
+		rc = HF_EIO;
+	}
+	return cli_exit_code(rc);
+}

@@ -1,0 +1,334 @@
+/* The option table and how settings are merged: command line > environment > config file > default. */
+#include "cli.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define R "repository"
+const cli_opt cli_options[O_COUNT] = {
+	{O_REPO, "repo", 'r', 1, 0, "HOLDFAST_REPOSITORY", R, "URL", "repository: a path, file:///path or s3://bucket/prefix"},
+	{O_PASSWORD_FILE, "password-file", 'p', 1, 0, "HOLDFAST_PASSWORD_FILE", R, "FILE", "read the passphrase from FILE (first line)"},
+	{O_KEY_FILE, "key-file", 'k', 1, 0, "HOLDFAST_KEY_FILE", R, "FILE", "unlock with a key file instead of a passphrase"},
+	{O_CONFIG, "config", 'c', 1, 0, "HOLDFAST_CONFIG", NULL, "FILE", "configuration file (default /etc/holdfast/holdfast.conf if present)"},
+	{O_CATALOG, "catalog", 0, 1, 0, "HOLDFAST_CATALOG", R, "FILE", "catalog database (default under $XDG_STATE_HOME/holdfast)"},
+	{O_JSON, "json", 0, 0, 0, NULL, NULL, NULL, "print machine-readable JSON"},
+	{O_QUIET, "quiet", 'q', 0, 0, NULL, NULL, NULL, "print only errors"},
+	{O_VERBOSE, "verbose", 'v', 0, 0, NULL, NULL, NULL, "print more detail"},
+	{O_HELP, "help", 'h', 0, 0, NULL, NULL, NULL, "show help"},
+	{O_S3_ENDPOINT, "s3-endpoint", 0, 1, 0, "HOLDFAST_S3_ENDPOINT", "s3", "URL", "S3 endpoint, e.g. https://s3.eu-west-1.amazonaws.com"},
+	{O_S3_REGION, "s3-region", 0, 1, 0, "AWS_REGION", "s3", "REGION", "S3 region (default us-east-1)"},
+	{O_CA_FILE, "ca-file", 0, 1, 0, "HOLDFAST_CA_FILE", "s3", "FILE", "CA bundle for TLS verification"},
+	{O_INSECURE, "insecure", 0, 0, 0, NULL, NULL, NULL, "disable TLS certificate verification (never in production)"},
+	{O_PARALLEL, "parallel", 0, 1, 0, NULL, "s3", "N", "concurrent transfers (default 8)"},
+	{O_COMPRESSION, "compression", 0, 1, 0, NULL, R, "LEVEL", "zstd level for new data (0 = off; default: the repository's)"},
+	{O_THREADS, "threads", 0, 1, 0, NULL, R, "N", "worker threads (default: number of CPUs)"},
+	{O_TENANT, "tenant", 't', 1, 0, NULL, NULL, "ID", "tenant id"},
+	{O_TIER, "tier", 0, 1, 0, NULL, NULL, "NAME", "tier of a new tenant"},
+	{O_PATH, "path", 0, 1, 1, NULL, NULL, "PATH", "file or directory to back up (repeatable)"},
+	{O_EXCLUDE, "exclude", 0, 1, 1, NULL, NULL, "PATTERN", "skip entries matching PATTERN (repeatable)"},
+	{O_STDIN, "stdin", 0, 0, 0, NULL, NULL, NULL, "back up what arrives on standard input"},
+	{O_STDIN_NAME, "stdin-name", 0, 1, 0, NULL, NULL, "NAME", "file name for --stdin data"},
+	{O_TAR, "tar", 0, 1, 0, NULL, NULL, "FILE", "backup: import a tar archive; restore: write one ('-' = stdout)"},
+	{O_LABEL, "label", 0, 1, 0, NULL, NULL, "TEXT", "label shown in listings"},
+	{O_PG, "pg", 0, 1, 0, NULL, NULL, "DSN", "PostgreSQL connection string (no password: use a passfile)"},
+	{O_PG_DATABASE, "pg-database", 0, 1, 0, NULL, NULL, "NAME", "database-per-tenant: the tenant's database"},
+	{O_PG_SCHEMA, "pg-schema", 0, 1, 0, NULL, NULL, "NAME", "schema-per-tenant: the tenant's schema"},
+	{O_PG_ROWS, "pg-rows", 0, 0, 0, NULL, NULL, NULL, "shared tables: select the tenant's rows by a column"},
+	{O_TENANT_COLUMN, "tenant-column", 0, 1, 0, NULL, NULL, "COL", "the tenant column of shared tables"},
+	{O_TENANT_VALUE, "tenant-value", 0, 1, 0, NULL, NULL, "VALUE", "the tenant's value in that column (default: the tenant id)"},
+	{O_PG_TABLES, "pg-tables", 0, 1, 0, NULL, NULL, "T1,T2", "shared tables to include (default: all with the column)"},
+	{O_PG_JOINS, "pg-joins", 0, 1, 0, NULL, NULL, "C:FK->P.PK,...", "related tables without the column"},
+	{O_SNAPSHOT, "snapshot", 's', 1, 0, NULL, NULL, "ID", "snapshot id, unique prefix or 'latest'"},
+	{O_AT, "at", 0, 1, 0, NULL, NULL, "TIME", "newest snapshot at or before TIME (RFC 3339)"},
+	{O_SOURCE, "source", 0, 1, 0, NULL, NULL, "KIND", "only snapshots of this source: files or postgres"},
+	{O_TARGET, "target", 0, 1, 0, NULL, NULL, "DIR", "restore into this directory"},
+	{O_TARGET_PG, "target-pg", 0, 1, 0, NULL, NULL, "DSN", "restore into this database"},
+	{O_IN_PLACE, "in-place", 0, 0, 0, NULL, NULL, NULL, "replace the tenant's current data in the database"},
+	{O_INCLUDE, "include", 0, 1, 1, NULL, NULL, "PATH", "restore only this path (repeatable)"},
+	{O_OVERWRITE, "overwrite", 0, 0, 0, NULL, NULL, NULL, "replace existing files in the target"},
+	{O_KEEP_GOING, "keep-going", 0, 0, 0, NULL, NULL, NULL, "restore what is intact and report damaged files"},
+	{O_READ_DATA, "read-data", 0, 0, 0, NULL, NULL, NULL, "read and authenticate every pack"},
+	{O_READ_DATA_SUBSET, "read-data-subset", 0, 1, 0, NULL, NULL, "PCT", "read a random PCT percent of the packs"},
+	{O_CREATE_BUCKET, "create-bucket", 0, 0, 0, NULL, NULL, NULL, "create the S3 bucket with Object Lock"},
+	{O_LOCK_MODE, "lock-mode", 0, 1, 0, NULL, R, "MODE", "Object Lock mode: governance, compliance or none"},
+	{O_LOCK_DAYS, "lock-days", 0, 1, 0, NULL, R, "DAYS", "Object Lock retention of new objects (default 30)"},
+	{O_PACK_SIZE, "pack-size", 0, 1, 0, NULL, NULL, "MIB", "target pack size in MiB (default 16)"},
+	{O_CHUNK_AVG, "chunk-size", 0, 1, 0, NULL, NULL, "KIB", "average chunk size in KiB, a power of two (default 1024)"},
+	{O_NEW_PASSWORD_FILE, "new-password-file", 0, 1, 0, NULL, NULL, "FILE", "key add: passphrase of the new key slot"},
+	{O_NEW_KEY_FILE, "new-key-file", 0, 1, 0, NULL, NULL, "FILE", "key add: key file of the new slot (created if missing)"},
+	{O_KDF_MEMORY, "kdf-memory", 0, 1, 0, NULL, NULL, "MIB", "Argon2id memory of a new passphrase slot (default 64, minimum 8)"},
+	{O_KDF_ITERATIONS, "kdf-iterations", 0, 1, 0, NULL, NULL, "N", "Argon2id passes of a new passphrase slot (default 3)"},
+};
+#undef R
+
+/* ---- config file ---- */
+
+typedef struct ini_entry {
+	char *section, *key, *value;
+} ini_entry;
+
+typedef struct ini_data {
+	ini_entry *v;
+	size_t n, cap;
+	char *path;
+} ini_data;
+
+static int ini_cb(void *user, const char *section, const char *name, const char *value)
+{
+	ini_data *d = user;
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 32;
+		ini_entry *v = realloc(d->v, cap * sizeof(*v));
+		if (!v)
+			return 0;
+		d->v = v;
+		d->cap = cap;
+	}
+	d->v[d->n].section = strdup(section);
+	d->v[d->n].key = strdup(name);
+	d->v[d->n].value = strdup(value);
+	d->n++;
+	return 1;
+}
+
+static const char *ini_get(const cli *c, const char *section, const char *key)
+{
+	const ini_data *d = c->ini;
+	const char *found = NULL;
+	if (!d)
+		return NULL;
+	for (size_t i = 0; i < d->n; i++)
+		if (!strcmp(d->v[i].section, section) && !strcmp(d->v[i].key, key))
+			found = d->v[i].value; /* the last one wins */
+	return found;
+}
+
+static int section_is(const char *section, const char *kind, const char *name)
+{
+	size_t k = strlen(kind);
+	return !strncmp(section, kind, k) && section[k] == ' ' && !strcmp(section + k + 1, name);
+}
+
+const char *cli_tenant_setting(cli *c, const char *tenant, const char *key)
+{
+	char sec[256];
+	snprintf(sec, sizeof(sec), "tenant %s", tenant);
+	return ini_get(c, sec, key);
+}
+
+const char *cli_tier_setting(cli *c, const char *tier, const char *key)
+{
+	char sec[256];
+	snprintf(sec, sizeof(sec), "tier %s", tier);
+	return ini_get(c, sec, key);
+}
+
+int cli_tier_defined(cli *c, const char *tier, int *any_tiers)
+{
+	const ini_data *d = c->ini;
+	int found = 0;
+	*any_tiers = 0;
+	for (size_t i = 0; d && i < d->n; i++) {
+		if (!strncmp(d->v[i].section, "tier ", 5)) {
+			*any_tiers = 1;
+			if (section_is(d->v[i].section, "tier", tier))
+				found = 1;
+		}
+	}
+	return found;
+}
+
+/* Known keys per section kind, so typos in the config file are errors, not silently ignored. */
+static int key_known(const char *section, const char *key)
+{
+	static const char *tenant_keys[] = {"tier", "path", "exclude", "pg", "pg-database", "pg-schema", "pg-rows",
+					    "tenant-column", "tenant-value", "pg-tables", "pg-joins", NULL};
+	static const char *tier_keys[] = {"rpo", "rto", "lock-mode", "lock-days", "repository", "schedule",
+					  "drill-schedule", "keep-daily", "keep-weekly", "keep-monthly", NULL};
+	const char **list = NULL;
+	if (!strncmp(section, "tenant ", 7))
+		list = tenant_keys;
+	else if (!strncmp(section, "tier ", 5))
+		list = tier_keys;
+	if (list) {
+		for (; *list; list++)
+			if (!strcmp(*list, key))
+				return 1;
+		return 0;
+	}
+	for (int i = 0; i < O_COUNT; i++)
+		if (cli_options[i].section && !strcmp(cli_options[i].section, section) && !strcmp(cli_options[i].name, key))
+			return 1;
+	return 0;
+}
+
+static int load_config(cli *c, const char *path, int required)
+{
+	ini_data *d;
+	int line;
+	if (access(path, F_OK) != 0) {
+		if (!required)
+			return 0;
+		return cli_error(HF_ECONFIG, "config file '%s' does not exist", path);
+	}
+	if (!(d = calloc(1, sizeof(*d))))
+		return cli_error(HF_ENOMEM, "out of memory");
+	c->ini = d;
+	d->path = strdup(path);
+	line = ini_parse(path, ini_cb, d);
+	if (line < 0)
+		return cli_error(HF_ECONFIG, "unable to read config file '%s': %s", path, strerror(errno));
+	if (line > 0)
+		return cli_error(HF_ECONFIG, "config file '%s' line %d: malformed", path, line);
+	for (size_t i = 0; i < d->n; i++) {
+		const char *s = d->v[i].section;
+		if (strcmp(s, "repository") && strcmp(s, "s3") && strncmp(s, "tenant ", 7) && strncmp(s, "tier ", 5))
+			return cli_error(HF_ECONFIG, "config file '%s': unknown section [%s]", path, s);
+		if (!key_known(s, d->v[i].key))
+			return cli_error(HF_ECONFIG, "config file '%s': unknown key '%s' in [%s]", path, d->v[i].key, s);
+	}
+	return 0;
+}
+
+/* ---- command line ---- */
+
+static const cli_opt *find_long(const char *name, size_t len)
+{
+	for (int i = 0; i < O_COUNT; i++)
+		if (strlen(cli_options[i].name) == len && !strncmp(cli_options[i].name, name, len))
+			return &cli_options[i];
+	return NULL;
+}
+
+static const cli_opt *find_short(char ch)
+{
+	for (int i = 0; i < O_COUNT; i++)
+		if (cli_options[i].shortc == ch)
+			return &cli_options[i];
+	return NULL;
+}
+
+static int set_opt(cli *c, const cli_opt *o, const char *value)
+{
+	if (o->multi) {
+		const char **v = realloc(c->multi[o->id], (c->nmulti[o->id] + 1) * sizeof(*v));
+		if (!v)
+			return cli_error(HF_ENOMEM, "out of memory");
+		v[c->nmulti[o->id]++] = value;
+		c->multi[o->id] = v;
+	}
+	c->val[o->id] = value ? value : "1";
+	c->given[o->id] = 1;
+	return 0;
+}
+
+int cli_parse(cli *c, int argc, char **argv)
+{
+	int i, only_args = 0;
+	if (!(c->args = calloc((size_t)argc + 1, sizeof(char *))))
+		return cli_error(HF_ENOMEM, "out of memory");
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const cli_opt *o;
+		const char *value = NULL;
+		if (only_args || a[0] != '-' || !a[1]) {
+			if (!c->cmd)
+				c->cmd = a;
+			else if (!c->sub && (!strcmp(c->cmd, "key") || !strcmp(c->cmd, "tenant") || !strcmp(c->cmd, "catalog")))
+				c->sub = a;
+			else
+				c->args[c->nargs++] = a;
+			continue;
+		}
+		if (!strcmp(a, "--")) {
+			only_args = 1;
+			continue;
+		}
+		if (a[1] == '-') {
+			const char *eq = strchr(a + 2, '=');
+			size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+			if (!(o = find_long(a + 2, len)))
+				return cli_error(HF_EUSAGE, "unknown option '%.*s'", (int)len + 2, a);
+			if (eq)
+				value = eq + 1;
+		} else {
+			if (a[2] || !(o = find_short(a[1])))
+				return cli_error(HF_EUSAGE, "unknown option '%s'", a);
+		}
+		if (o->has_arg && !value) {
+			if (i + 1 >= argc)
+				return cli_error(HF_EUSAGE, "option '--%s' needs an argument (%s)", o->name, o->arg);
+			value = argv[++i];
+		} else if (!o->has_arg && value) {
+			return cli_error(HF_EUSAGE, "option '--%s' takes no argument", o->name);
+		}
+		if (set_opt(c, o, value) < 0)
+			return HF_ENOMEM;
+	}
+	c->json = c->given[O_JSON];
+	c->quiet = c->given[O_QUIET];
+	c->verbose = c->given[O_VERBOSE];
+	return 0;
+}
+
+int cli_merge(cli *c)
+{
+	const char *cfg = c->val[O_CONFIG];
+	int rc;
+	if (!cfg && getenv("HOLDFAST_CONFIG") && *getenv("HOLDFAST_CONFIG"))
+		cfg = getenv("HOLDFAST_CONFIG");
+	if ((rc = load_config(c, cfg ? cfg : "/etc/holdfast/holdfast.conf", cfg != NULL)) < 0)
+		return rc;
+	for (int i = 0; i < O_COUNT; i++) {
+		const cli_opt *o = &cli_options[i];
+		const char *v;
+		if (c->given[i])
+			continue;
+		if (o->env && (v = getenv(o->env)) && *v)
+			c->val[i] = v;
+		else if (o->section && (v = ini_get(c, o->section, o->name)))
+			c->val[i] = v;
+	}
+	/* A key file given explicitly beats a password file from the environment or config, and vice versa. */
+	if (c->given[O_KEY_FILE] && !c->given[O_PASSWORD_FILE])
+		c->val[O_PASSWORD_FILE] = NULL;
+	if (c->given[O_PASSWORD_FILE] && !c->given[O_KEY_FILE])
+		c->val[O_KEY_FILE] = NULL;
+	return 0;
+}
+
+long cli_int(const cli *c, cli_opt_id id, long def)
+{
+	const char *v = c->val[id];
+	char *end;
+	long n;
+	if (!v)
+		return def;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || *end || end == v)
+		return -1;
+	return n;
+}
+
+void cli_free(cli *c)
+{
+	ini_data *d = c->ini;
+	for (int i = 0; i < O_COUNT; i++)
+		free(c->multi[i]);
+	free(c->args);
+	if (d) {
+		for (size_t i = 0; i < d->n; i++) {
+			free(d->v[i].section);
+			free(d->v[i].key);
+			free(d->v[i].value);
+		}
+		free(d->v);
+		free(d->path);
+		free(d);
+	}
+}

@@ -1,0 +1,158 @@
+/* backup: one tenant, from paths, a tar archive, stdin or PostgreSQL; settings may come from the
+ * tenant's section in the config file. */
+#include "cli.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Split a whitespace-separated config value into the multi list of an option. */
+static int config_list(cli *c, cli_opt_id id, const char *value, char **storage)
+{
+	char *copy, *save = NULL;
+	if (!value || c->nmulti[id])
+		return 0;
+	if (!(copy = strdup(value)))
+		return cli_error(HF_ENOMEM, "out of memory");
+	*storage = copy;
+	for (char *tok = strtok_r(copy, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+		const char **v = realloc(c->multi[id], (c->nmulti[id] + 1) * sizeof(*v));
+		if (!v)
+			return cli_error(HF_ENOMEM, "out of memory");
+		c->multi[id] = v;
+		v[c->nmulti[id]++] = tok;
+	}
+	return 0;
+}
+
+/* Fill unset source options from [tenant ID] in the config file. */
+static void tenant_defaults(cli *c, const char *tenant)
+{
+	static const cli_opt_id keys[] = {O_PG, O_PG_DATABASE, O_PG_SCHEMA, O_PG_ROWS, O_TENANT_COLUMN,
+					  O_TENANT_VALUE, O_PG_TABLES, O_PG_JOINS};
+	int explicit_source = c->nmulti[O_PATH] || c->given[O_TAR] || c->given[O_STDIN] || c->given[O_PG];
+	if (explicit_source)
+		return;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v = cli_tenant_setting(c, tenant, cli_options[keys[i]].name);
+		if (v && !c->val[keys[i]])
+			c->val[keys[i]] = v;
+	}
+}
+
+static int build_pg(cli *c, hf_pg_source *pg)
+{
+	int models = (c->val[O_PG_DATABASE] != NULL) + (c->val[O_PG_SCHEMA] != NULL) + (c->val[O_PG_ROWS] != NULL);
+	memset(pg, 0, sizeof(*pg));
+	pg->dsn = c->val[O_PG];
+	if (models != 1)
+		return cli_error(HF_EUSAGE, "--pg needs exactly one of --pg-database NAME, --pg-schema NAME or --pg-rows");
+	if (c->val[O_PG_DATABASE]) {
+		pg->model = HF_PG_ISOLATION_DATABASE;
+		pg->database = c->val[O_PG_DATABASE];
+	} else if (c->val[O_PG_SCHEMA]) {
+		pg->model = HF_PG_ISOLATION_SCHEMA;
+		pg->schema = c->val[O_PG_SCHEMA];
+	} else {
+		pg->model = HF_PG_ISOLATION_ROWS;
+		pg->tenant_column = c->val[O_TENANT_COLUMN];
+		pg->tenant_value = c->val[O_TENANT_VALUE];
+		pg->tables = c->val[O_PG_TABLES];
+		pg->joins = c->val[O_PG_JOINS];
+		if (!pg->tenant_column)
+			return cli_error(HF_EUSAGE, "--pg-rows needs --tenant-column COL");
+	}
+	return 0;
+}
+
+int cmd_backup(cli *c)
+{
+	static const cli_opt_id opts[] = {O_TENANT, O_PATH, O_EXCLUDE, O_TAR, O_STDIN, O_STDIN_NAME, O_PG,
+					  O_PG_DATABASE, O_PG_SCHEMA, O_PG_ROWS, O_TENANT_COLUMN, O_TENANT_VALUE,
+					  O_PG_TABLES, O_PG_JOINS, O_LABEL, O_COMPRESSION, O_THREADS, O_JSON, O_QUIET};
+	hf_repo *r = NULL;
+	hf_backup_options o;
+	hf_backup_result res;
+	hf_pg_source pg;
+	char *paths_storage = NULL, *excl_storage = NULL;
+	const char *tenant = c->val[O_TENANT];
+	int rc;
+
+	if (c->given[O_HELP]) {
+		cli_usage_cmd("backup", NULL, "--tenant ID (--path P... | --tar FILE | --stdin --stdin-name NAME | --pg DSN ...)",
+			      opts, sizeof(opts) / sizeof(opts[0]),
+			      "Take one snapshot of one tenant. Without a source option the tenant's [tenant ID] section of\n"
+			      "the config file supplies it. The snapshot becomes visible only when everything is stored.");
+		return 0;
+	}
+	if (!tenant)
+		return cli_error(HF_EUSAGE, "backup needs --tenant ID");
+	for (size_t i = 0; i < c->nargs; i++) { /* "backup --tenant x DIR..." also works */
+		const char **v = realloc(c->multi[O_PATH], (c->nmulti[O_PATH] + 1) * sizeof(*v));
+		if (!v)
+			return cli_error(HF_ENOMEM, "out of memory");
+		c->multi[O_PATH] = v;
+		v[c->nmulti[O_PATH]++] = c->args[i];
+	}
+	tenant_defaults(c, tenant);
+	if (!c->given[O_TAR] && !c->given[O_STDIN] && !c->val[O_PG] &&
+	    ((rc = config_list(c, O_PATH, cli_tenant_setting(c, tenant, "path"), &paths_storage)) < 0 ||
+	     (rc = config_list(c, O_EXCLUDE, cli_tenant_setting(c, tenant, "exclude"), &excl_storage)) < 0))
+		goto done;
+	memset(&o, 0, sizeof(o));
+	o.version = HF_BACKUP_OPTIONS_VERSION;
+	o.tenant = tenant;
+	o.paths = c->multi[O_PATH];
+	o.npaths = c->nmulti[O_PATH];
+	o.excludes = c->multi[O_EXCLUDE];
+	o.nexcludes = c->nmulti[O_EXCLUDE];
+	o.tar_file = c->val[O_TAR];
+	o.use_stdin = c->given[O_STDIN];
+	o.stdin_name = c->val[O_STDIN_NAME];
+	o.label = c->val[O_LABEL];
+	if (c->val[O_PG]) {
+		if ((rc = build_pg(c, &pg)) < 0)
+			goto done;
+		o.pg = &pg;
+	}
+	if (c->tty && !c->quiet && !c->json)
+		o.progress = cli_progress;
+	if ((rc = cli_open_repo(c, &r)) < 0)
+		goto done;
+	memset(&res, 0, sizeof(res));
+	rc = hf_backup(r, &o, &res);
+	cli_progress_end(c);
+	if (rc < 0) {
+		rc = cli_fail(rc, NULL);
+		goto done;
+	}
+	if (c->json) {
+		json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "id", res.snapshot_id,
+				      "tenant", tenant, "source", res.source, "files", (json_int_t)res.files, "dirs",
+				      (json_int_t)res.dirs, "bytes", (json_int_t)res.bytes, "chunks",
+				      (json_int_t)res.chunks, "new_chunks", (json_int_t)res.new_chunks, "new_bytes",
+				      (json_int_t)res.new_bytes, "stored_bytes", (json_int_t)res.stored_bytes, "warnings",
+				      (json_int_t)res.warnings, "seconds", res.seconds);
+		char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		json_decref(j);
+		if (s)
+			puts(s);
+		free(s);
+	} else if (!c->quiet) {
+		char total[32], added[32], stored[32];
+		cli_human_bytes(total, sizeof(total), res.bytes);
+		cli_human_bytes(added, sizeof(added), res.new_bytes);
+		cli_human_bytes(stored, sizeof(stored), res.stored_bytes);
+		printf("snapshot %.12s saved: tenant %s, %llu files, %llu dirs, %s (%s new, %s stored) in %.1fs\n",
+		       res.snapshot_id, tenant, (unsigned long long)res.files, (unsigned long long)res.dirs, total, added,
+		       stored, res.seconds);
+		if (res.warnings)
+			printf("%llu item(s) skipped with warnings\n", (unsigned long long)res.warnings);
+	}
+done:
+	hf_repo_free(r);
+	free(paths_storage);
+	free(excl_storage);
+	return rc;
+}

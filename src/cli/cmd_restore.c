@@ -1,0 +1,124 @@
+/* snapshots and restore. */
+#include "cli.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cmd_snapshots(cli *c)
+{
+	static const cli_opt_id opts[] = {O_TENANT, O_JSON};
+	hf_repo *r = NULL;
+	hf_snapshot_info *s = NULL;
+	size_t n = 0;
+	int rc;
+	if (c->given[O_HELP]) {
+		cli_usage_cmd("snapshots", NULL, "[--tenant ID] [--json]", opts, sizeof(opts) / sizeof(opts[0]),
+			      "List snapshots, oldest first. --json prints an array of objects with id, tenant, source,\n"
+			      "time, recovery_time, size and more.");
+		return 0;
+	}
+	if ((rc = cli_open_repo(c, &r)) < 0)
+		return rc;
+	if ((rc = hf_snapshot_list(r, c->val[O_TENANT], &s, &n)) < 0) {
+		rc = cli_fail(rc, NULL);
+		goto done;
+	}
+	if (c->json) {
+		json_t *a = json_array();
+		char *text;
+		for (size_t i = 0; i < n; i++) {
+			char when[40], rec[40];
+			cli_time(when, sizeof(when), s[i].time_ns);
+			cli_time(rec, sizeof(rec), s[i].recovery_ns);
+			json_array_append_new(
+				a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:I, s:I, s:I}", "id", s[i].id,
+					     "tenant", s[i].tenant, "source", s[i].source, "label", s[i].label, "time", when,
+					     "recovery_time", rec, "lsn", s[i].lsn, "parent", s[i].parent[0] ? s[i].parent : NULL,
+					     "files", (json_int_t)s[i].files, "size", (json_int_t)s[i].size, "stored",
+					     (json_int_t)s[i].stored));
+		}
+		text = json_dumps(a, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		json_decref(a);
+		if (text)
+			puts(text);
+		free(text);
+		goto done;
+	}
+	printf("%-12s %-20s %-9s %-20s %8s %10s  %s\n", "ID", "TENANT", "SOURCE", "TIME", "FILES", "SIZE", "LABEL");
+	for (size_t i = 0; i < n; i++) {
+		char when[40], size[32];
+		cli_time(when, sizeof(when), s[i].time_ns);
+		cli_human_bytes(size, sizeof(size), s[i].size);
+		printf("%-12.12s %-20s %-9s %-20s %8llu %10s  %s\n", s[i].id, s[i].tenant, s[i].source, when,
+		       (unsigned long long)s[i].files, size, s[i].label);
+	}
+	if (!c->quiet)
+		printf("%zu snapshot(s)\n", n);
+done:
+	hf_snapshot_info_free(s, n);
+	hf_repo_free(r);
+	return rc;
+}
+
+int cmd_restore(cli *c)
+{
+	static const cli_opt_id opts[] = {O_TENANT, O_SNAPSHOT, O_AT, O_SOURCE, O_TARGET, O_TAR, O_TARGET_PG,
+					  O_IN_PLACE, O_INCLUDE, O_OVERWRITE, O_KEEP_GOING, O_THREADS, O_JSON, O_QUIET};
+	hf_repo *r = NULL;
+	hf_restore_options o;
+	hf_restore_result res;
+	int rc;
+	if (c->given[O_HELP]) {
+		cli_usage_cmd("restore", NULL,
+			      "--tenant ID [--snapshot ID | --at TIME] (--target DIR | --tar FILE|- | --target-pg DSN [--in-place])",
+			      opts, sizeof(opts) / sizeof(opts[0]),
+			      "Restore one tenant's snapshot: the latest, a given one, or the newest at or before a time.\n"
+			      "Never touches other tenants. Existing files are kept unless --overwrite.");
+		return 0;
+	}
+	if (!c->val[O_TENANT])
+		return cli_error(HF_EUSAGE, "restore needs --tenant ID");
+	memset(&o, 0, sizeof(o));
+	o.version = HF_RESTORE_OPTIONS_VERSION;
+	o.tenant = c->val[O_TENANT];
+	o.snapshot = c->val[O_SNAPSHOT];
+	o.at = c->val[O_AT];
+	o.source = c->val[O_SOURCE];
+	o.target_dir = c->val[O_TARGET];
+	o.tar_file = c->val[O_TAR];
+	o.target_pg = c->val[O_TARGET_PG];
+	o.in_place = c->given[O_IN_PLACE];
+	o.include = c->multi[O_INCLUDE];
+	o.ninclude = c->nmulti[O_INCLUDE];
+	o.overwrite = c->given[O_OVERWRITE];
+	o.keep_going = c->given[O_KEEP_GOING];
+	if ((rc = cli_open_repo(c, &r)) < 0)
+		return rc;
+	memset(&res, 0, sizeof(res));
+	rc = hf_restore(r, &o, &res);
+	if (rc < 0) {
+		rc = cli_fail(rc, NULL);
+		goto done;
+	}
+	if (c->json) {
+		json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:b, s:f}", "snapshot", res.snapshot_id, "tenant", o.tenant,
+				      "files", (json_int_t)res.files, "bytes", (json_int_t)res.bytes, "errors",
+				      (json_int_t)res.errors, "verified", res.verified, "seconds", res.seconds);
+		char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		json_decref(j);
+		if (s && (!o.tar_file || strcmp(o.tar_file, "-") != 0))
+			puts(s);
+		free(s);
+	} else if (!c->quiet && !(o.tar_file && !strcmp(o.tar_file, "-"))) {
+		char size[32];
+		cli_human_bytes(size, sizeof(size), res.bytes);
+		printf("restored snapshot %.12s of tenant %s: %llu %s, %s in %.1fs%s\n", res.snapshot_id, o.tenant,
+		       (unsigned long long)res.files, o.target_pg ? "tables" : "files", size, res.seconds,
+		       o.target_pg ? (res.verified ? ", row counts and checksums verified" : "") : "");
+	}
+done:
+	hf_repo_free(r);
+	return rc;
+}

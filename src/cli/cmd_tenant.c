@@ -1,0 +1,129 @@
+/* tenant add|list|show. */
+#include "cli.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static json_t *tenant_json(const hf_tenant_info *t)
+{
+	char when[40] = "";
+	if (t->last_backup)
+		cli_time(when, sizeof(when), t->last_backup);
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:s?, s:I, s:I}", "id", t->id, "tier", t->tier, "handle", t->tid,
+			 "created", (json_int_t)t->created, "snapshots", (json_int_t)t->snapshots, "last_backup",
+			 t->last_backup ? when : NULL, "size", (json_int_t)t->size, "stored", (json_int_t)t->stored);
+}
+
+static int emit_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	if (!s)
+		return cli_error(HF_ENOMEM, "out of memory");
+	puts(s);
+	free(s);
+	return 0;
+}
+
+static int tenant_add(cli *c, hf_repo *r)
+{
+	const char *id = c->nargs ? c->args[0] : c->val[O_TENANT];
+	const char *tier = c->val[O_TIER];
+	int any = 0, rc;
+	if (!id || c->nargs > 1)
+		return cli_error(HF_EUSAGE, "tenant add needs one tenant ID");
+	if (!tier)
+		tier = cli_tenant_setting(c, id, "tier");
+	if (!tier)
+		return cli_error(HF_EUSAGE, "tenant add needs --tier NAME");
+	if (!cli_tier_defined(c, tier, &any) && any)
+		return cli_error(HF_EUSAGE, "tier '%s' is not defined in the config file", tier);
+	if ((rc = hf_tenant_add(r, id, tier)) < 0)
+		return cli_fail(rc, NULL);
+	if (c->json)
+		return emit_json(json_pack("{s:s, s:s}", "id", id, "tier", tier));
+	if (!c->quiet)
+		printf("added tenant %s (tier %s)\n", id, tier);
+	return 0;
+}
+
+static int tenant_list(cli *c, hf_repo *r)
+{
+	hf_tenant_info *t = NULL;
+	size_t n = 0;
+	int rc;
+	if ((rc = hf_tenant_list(r, &t, &n)) < 0)
+		return cli_fail(rc, NULL);
+	if (c->json) {
+		json_t *a = json_array();
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(a, tenant_json(&t[i]));
+		hf_tenant_info_free(t, n);
+		return emit_json(a);
+	}
+	printf("%-24s %-12s %9s  %-20s %10s\n", "TENANT", "TIER", "SNAPSHOTS", "LAST BACKUP", "SIZE");
+	for (size_t i = 0; i < n; i++) {
+		char when[40] = "-", size[32];
+		if (t[i].last_backup)
+			cli_time(when, sizeof(when), t[i].last_backup);
+		cli_human_bytes(size, sizeof(size), t[i].size);
+		printf("%-24s %-12s %9llu  %-20s %10s\n", t[i].id, t[i].tier, (unsigned long long)t[i].snapshots, when,
+		       size);
+	}
+	hf_tenant_info_free(t, n);
+	return 0;
+}
+
+static int tenant_show(cli *c, hf_repo *r)
+{
+	hf_tenant_info *t = NULL;
+	char when[40] = "never", created[40], size[32], stored[32];
+	const char *id = c->nargs ? c->args[0] : c->val[O_TENANT];
+	int rc;
+	if (!id)
+		return cli_error(HF_EUSAGE, "tenant show needs a tenant ID");
+	if ((rc = hf_tenant_show(r, id, &t)) < 0)
+		return cli_fail(rc, NULL);
+	if (c->json) {
+		rc = emit_json(tenant_json(t));
+		hf_tenant_info_free(t, 1);
+		return rc;
+	}
+	if (t->last_backup)
+		cli_time(when, sizeof(when), t->last_backup);
+	cli_time(created, sizeof(created), t->created * 1000000000LL);
+	cli_human_bytes(size, sizeof(size), t->size);
+	cli_human_bytes(stored, sizeof(stored), t->stored);
+	printf("tenant:      %s\ntier:        %s\nhandle:      %s\ncreated:     %s\nsnapshots:   %llu\n"
+	       "last backup: %s\nsize:        %s (newest snapshot)\nstored:      %s (all snapshots, after dedup)\n",
+	       t->id, t->tier, t->tid, created, (unsigned long long)t->snapshots, when, size, stored);
+	hf_tenant_info_free(t, 1);
+	return 0;
+}
+
+int cmd_tenant(cli *c)
+{
+	static const cli_opt_id opts[] = {O_TIER, O_JSON};
+	hf_repo *r = NULL;
+	int rc;
+	if (c->given[O_HELP] || !c->sub) {
+		cli_usage_cmd("tenant", "add|list|show", "[ID] [options]", opts, sizeof(opts) / sizeof(opts[0]),
+			      "'tenant add ID --tier NAME' creates a tenant with its own keys; 'tenant list' lists them;\n"
+			      "'tenant show ID' shows one.");
+		return c->given[O_HELP] ? 0 : HF_EUSAGE;
+	}
+	if (strcmp(c->sub, "add") && strcmp(c->sub, "list") && strcmp(c->sub, "show"))
+		return cli_error(HF_EUSAGE, "unknown tenant command '%s' (add, list, show)", c->sub);
+	if ((rc = cli_open_repo(c, &r)) < 0)
+		return rc;
+	if (!strcmp(c->sub, "add"))
+		rc = tenant_add(c, r);
+	else if (!strcmp(c->sub, "list"))
+		rc = tenant_list(c, r);
+	else
+		rc = tenant_show(c, r);
+	hf_repo_free(r);
+	return rc;
+}

@@ -1,0 +1,507 @@
+/* hf_check: verify the repository's structure (every snapshot's trees and chunks are indexed and their
+ * packs exist) and optionally read packs back, naming each damaged object and the files it affects.
+ * Nothing is repaired. */
+#include "ops/reader.h"
+#include "ops/snapshots.h"
+#include "repo/pack.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "util/hex.h"
+#include "util/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct bad_blob {
+	uint8_t id[HF_ID_BYTES];
+	char *why; /* the damaged object that holds it */
+} bad_blob;
+
+typedef struct damaged {
+	bad_blob *v; /* sorted by id after collection */
+	size_t n, cap;
+} damaged;
+
+typedef struct check_ctx {
+	hf_repo *r;
+	const hf_check_options *o;
+	hf_check_report *rep;
+	hf_tenant *t;
+	hf_index *ix;
+	damaged bad;
+	/* packs present in storage for the tenant, sorted hex ids */
+	char (*present)[HF_ID_HEX + 1];
+	size_t npresent, cappresent;
+	char *referenced; /* per present pack: in some index */
+	int err;
+} check_ctx;
+
+static int problem(check_ctx *c, const char *object, const char *fmt, ...) HF_PRINTF(3, 4);
+
+static int problem(check_ctx *c, const char *object, const char *fmt, ...)
+{
+	hf_check_report *rep = c->rep;
+	hf_check_problem *p, *v;
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!(v = realloc(rep->problems, (rep->nproblems + 1) * sizeof(*v))))
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	rep->problems = v;
+	p = &v[rep->nproblems++];
+	memset(p, 0, sizeof(*p));
+	p->object = strdup(object);
+	p->tenant = c->t ? strdup(c->t->id) : NULL;
+	p->message = strdup(msg);
+	return 0;
+}
+
+static hf_check_problem *find_problem(check_ctx *c, const char *object)
+{
+	for (size_t i = 0; i < c->rep->nproblems; i++)
+		if (c->rep->problems[i].object && !strcmp(c->rep->problems[i].object, object))
+			return &c->rep->problems[i];
+	return NULL;
+}
+
+static void affect(check_ctx *c, const char *object, const char *snap, const char *path)
+{
+	hf_check_problem *p = find_problem(c, object);
+	char **v, *f;
+	size_t n;
+	if (!p)
+		return;
+	if (p->nfiles >= 1000) /* enough to act on; the count still tells */
+		return;
+	n = strlen(path) + 32;
+	if (!(f = malloc(n)))
+		return;
+	snprintf(f, n, "%.12s:%s", snap, path);
+	for (size_t i = 0; i < p->nfiles; i++)
+		if (!strcmp(p->files[i], f)) {
+			free(f);
+			return;
+		}
+	if (!(v = realloc(p->files, (p->nfiles + 1) * sizeof(*v)))) {
+		free(f);
+		return;
+	}
+	p->files = v;
+	p->files[p->nfiles++] = f;
+}
+
+static int cmp_bad(const void *a, const void *b) { return memcmp(a, b, HF_ID_BYTES); }
+
+static void mark_bad(check_ctx *c, const uint8_t *id, const char *object)
+{
+	if (c->bad.n == c->bad.cap) {
+		size_t cap = c->bad.cap ? c->bad.cap * 2 : 64;
+		bad_blob *v = realloc(c->bad.v, cap * sizeof(*v));
+		if (!v)
+			return;
+		c->bad.v = v;
+		c->bad.cap = cap;
+	}
+	memcpy(c->bad.v[c->bad.n].id, id, HF_ID_BYTES);
+	c->bad.v[c->bad.n++].why = strdup(object);
+}
+
+static void sort_bad(check_ctx *c)
+{
+	if (c->bad.n > 1)
+		qsort(c->bad.v, c->bad.n, sizeof(*c->bad.v), cmp_bad);
+}
+
+static const char *bad_reason(check_ctx *c, const uint8_t *id)
+{
+	bad_blob *hit = c->bad.n ? bsearch(id, c->bad.v, c->bad.n, sizeof(*c->bad.v), cmp_bad) : NULL;
+	return hit ? hit->why : NULL;
+}
+
+static void free_bad(damaged *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->v[i].why);
+	free(d->v);
+	memset(d, 0, sizeof(*d));
+}
+
+static int random_pct(void)
+{
+	uint32_t v;
+	hf_random(&v, sizeof(v));
+	return (int)(v % 100);
+}
+
+static void bad_index(const char *object, int code, const char *message, void *payload)
+{
+	check_ctx *c = payload;
+	(void)code;
+	problem(c, object, "%s", message);
+}
+
+static int list_pack(const char *name, uint64_t size, void *payload)
+{
+	check_ctx *c = payload;
+	const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+	(void)size;
+	if (!hf_hex_valid(base, HF_ID_HEX))
+		return 0;
+	if (c->npresent == c->cappresent) {
+		size_t cap = c->cappresent ? c->cappresent * 2 : 64;
+		void *v = realloc(c->present, cap * sizeof(*c->present));
+		if (!v) {
+			c->err = hf_error_set(HF_ENOMEM, "out of memory");
+			return 1;
+		}
+		c->present = v;
+		c->cappresent = cap;
+	}
+	memcpy(c->present[c->npresent++], base, HF_ID_HEX + 1);
+	return 0;
+}
+
+static int cmp_hex(const void *a, const void *b) { return strcmp(a, b); }
+
+static long present_index(check_ctx *c, const char *hex)
+{
+	char (*hit)[HF_ID_HEX + 1] = c->npresent ? bsearch(hex, c->present, c->npresent, sizeof(*c->present), cmp_hex) : NULL;
+	return hit ? hit - c->present : -1;
+}
+
+typedef struct pack_ents {
+	uint32_t *start, *count; /* per pack number: range in `order` */
+	hf_index_entry *order;
+	size_t n;
+} pack_ents;
+
+typedef struct collect_ctx {
+	pack_ents *pe;
+	size_t fill;
+	uint32_t *pos;
+} collect_ctx;
+
+static int count_cb(const hf_index_entry *e, void *payload)
+{
+	pack_ents *pe = payload;
+	if (e->pack != HF_PACK_PENDING)
+		pe->count[e->pack]++;
+	return 0;
+}
+
+static int place_cb(const hf_index_entry *e, void *payload)
+{
+	collect_ctx *cc = payload;
+	if (e->pack != HF_PACK_PENDING)
+		cc->pe->order[cc->pos[e->pack]++] = *e;
+	return 0;
+}
+
+/* Group index entries by pack (counting sort). */
+static int group_by_pack(hf_index *ix, pack_ents *pe)
+{
+	size_t np = hf_index_pack_count(ix), total = 0;
+	collect_ctx cc = {pe, 0, NULL};
+	memset(pe, 0, sizeof(*pe));
+	pe->n = np;
+	if (!(pe->start = calloc(np + 1, sizeof(uint32_t))) || !(pe->count = calloc(np + 1, sizeof(uint32_t))) ||
+	    !(cc.pos = calloc(np + 1, sizeof(uint32_t))))
+		goto oom;
+	hf_index_foreach(ix, count_cb, pe);
+	for (size_t p = 0; p < np; p++) {
+		pe->start[p] = (uint32_t)total;
+		cc.pos[p] = (uint32_t)total;
+		total += pe->count[p];
+	}
+	if (!(pe->order = calloc(total + 1, sizeof(hf_index_entry))))
+		goto oom;
+	hf_index_foreach(ix, place_cb, &cc);
+	free(cc.pos);
+	return 0;
+oom:
+	free(cc.pos);
+	return hf_error_set(HF_ENOMEM, "out of memory");
+}
+
+static void free_pack_ents(pack_ents *pe)
+{
+	free(pe->start);
+	free(pe->count);
+	free(pe->order);
+}
+
+/* Read one pack fully: its name must match its content and every indexed blob must authenticate. */
+static void read_pack(check_ctx *c, const pack_ents *pe, uint32_t p, const char *key, const char *hex)
+{
+	hf_buf b = HF_BUF_INIT, plain = HF_BUF_INIT;
+	char got[HF_ID_HEX + 1];
+	size_t nbad = 0;
+	int have = hf_storage_get(c->r->storage, key, &b) == 0;
+	if (!have) {
+		problem(c, key, "unable to read pack: %s", hf_error_message());
+	} else {
+		c->rep->packs_read++;
+		c->rep->bytes_read += b.len;
+		hf_object_id(got, b.data, b.len);
+		if (strcmp(got, hex) != 0)
+			problem(c, key, "pack content does not match its name (corrupted or truncated, %zu bytes)", b.len);
+	}
+	for (uint32_t i = 0; i < pe->count[p]; i++) {
+		const hf_index_entry *e = &pe->order[pe->start[p] + i];
+		int ok = have && (uint64_t)e->offset + e->length <= b.len &&
+			 hf_buf_reserve(&plain, e->length) == 0 &&
+			 hf_blob_open(plain.data, c->t->tid_raw, e, b.data + e->offset, c->t->keys->enc) == 0;
+		c->rep->chunks++;
+		if (!ok) {
+			mark_bad(c, e->id, key);
+			nbad++;
+		}
+	}
+	if (nbad && have && !find_problem(c, key))
+		problem(c, key, "%zu blob(s) failed authentication", nbad);
+	hf_buf_free(&b);
+	hf_buf_free(&plain);
+}
+
+/* Structure of the packs: every indexed pack exists and is long enough; optionally read some. */
+static int check_packs(check_ctx *c)
+{
+	pack_ents pe;
+	char prefix[64], key[160], hex[HF_ID_HEX + 1];
+	size_t np = hf_index_pack_count(c->ix);
+	int rc;
+
+	snprintf(prefix, sizeof(prefix), "data/%s/", c->t->tid);
+	if ((rc = hf_storage_list(c->r->storage, prefix, list_pack, c)) < 0)
+		return rc;
+	if (c->err)
+		return c->err;
+	qsort(c->present, c->npresent, sizeof(*c->present), cmp_hex);
+	if (!(c->referenced = calloc(c->npresent + 1, 1)))
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	if ((rc = group_by_pack(c->ix, &pe)) < 0)
+		return rc;
+	for (uint32_t p = 0; p < np; p++) {
+		long at;
+		hf_hex_encode(hex, hf_index_pack_id(c->ix, p), HF_ID_BYTES);
+		hf_key_pack(key, sizeof(key), c->t->tid, hex);
+		c->rep->packs++;
+		at = present_index(c, hex);
+		if (at < 0) {
+			problem(c, key, "pack is missing");
+			for (uint32_t i = 0; i < pe.count[p]; i++)
+				mark_bad(c, pe.order[pe.start[p] + i].id, key);
+			continue;
+		}
+		c->referenced[at] = 1;
+		if (c->o->read_data_pct >= 100 ||
+		    (c->o->read_data_pct > 0 && random_pct() < c->o->read_data_pct))
+			read_pack(c, &pe, p, key, hex);
+		if (c->o->progress)
+			c->o->progress("check", c->rep->bytes_read, 0, c->rep->packs, c->o->progress_payload);
+	}
+	for (size_t i = 0; i < c->npresent; i++)
+		if (!c->referenced[i])
+			c->rep->unreferenced_packs++;
+	free_pack_ents(&pe);
+	sort_bad(c);
+	return 0;
+}
+
+typedef struct walk_ctx {
+	check_ctx *c;
+	const char *snap;
+	hf_buf path;
+} walk_ctx;
+
+/* Check every node below dir: trees load, chunks are indexed and not damaged. */
+static void walk_tree(walk_ctx *w, hf_node *dir)
+{
+	check_ctx *c = w->c;
+	size_t mark = w->path.len;
+	for (size_t i = 0; i < dir->nchildren; i++) {
+		hf_node *n = dir->children[i];
+		w->path.len = mark;
+		if (mark)
+			hf_buf_append_u8(&w->path, '/');
+		hf_buf_append(&w->path, n->name, strlen(n->name));
+		hf_buf_cstr(&w->path);
+		if (n->type == HF_ENTRY_DIR) {
+			const char *why = bad_reason(c, n->hash);
+			if (why || hf_tree_load(c->r, c->t, c->ix, n, n->hash) < 0) {
+				char obj[200];
+				if (!why) {
+					snprintf(obj, sizeof(obj), "tree of '%s' in snapshot %.12s", (char *)w->path.data, w->snap);
+					problem(c, obj, "%s", hf_error_message());
+					why = obj;
+				}
+				affect(c, why, w->snap, (char *)w->path.data);
+				continue;
+			}
+			walk_tree(w, n);
+			continue;
+		}
+		for (size_t k = 0; k < n->ncontent; k++) {
+			hf_index_entry e;
+			const char *why = bad_reason(c, n->content[k]);
+			if (!why && hf_index_get(c->ix, n->content[k], &e) < 0) {
+				char obj[200], hex[HF_ID_HEX + 1];
+				hf_hex_encode(hex, n->content[k], HF_ID_BYTES);
+				snprintf(obj, sizeof(obj), "blob %.16s of tenant '%s'", hex, c->t->id);
+				if (!find_problem(c, obj))
+					problem(c, obj, "chunk is not in any index");
+				why = obj;
+			}
+			if (why) {
+				affect(c, why, w->snap, (char *)w->path.data);
+				break;
+			}
+		}
+	}
+	w->path.len = mark;
+}
+
+static void check_snapshots(check_ctx *c)
+{
+	char (*ids)[HF_ID_HEX + 1] = NULL;
+	size_t n = 0;
+	char key[160];
+	if (hf_manifest_list(c->r, c->t, &ids, &n) < 0) {
+		problem(c, "snapshots/", "unable to list snapshots: %s", hf_error_message());
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		hf_manifest m;
+		hf_node *root = NULL;
+		walk_ctx w = {c, ids[i], HF_BUF_INIT};
+		const char *why;
+		hf_key_snapshot(key, sizeof(key), c->t->tid, ids[i]);
+		c->rep->snapshots++;
+		if (hf_manifest_load(c->r, c->t, ids[i], &m) < 0) {
+			problem(c, key, "%s", hf_error_message());
+			continue;
+		}
+		if (!(root = hf_node_new("", HF_ENTRY_DIR))) {
+			hf_manifest_clear(&m);
+			continue;
+		}
+		memcpy(root->hash, m.tree, HF_ID_BYTES);
+		why = bad_reason(c, m.tree);
+		if (why || hf_tree_load(c->r, c->t, c->ix, root, m.tree) < 0) {
+			if (!why)
+				problem(c, key, "root tree unreadable: %s", hf_error_message());
+			else
+				affect(c, why, ids[i], "/");
+		} else {
+			walk_tree(&w, root);
+		}
+		hf_buf_free(&w.path);
+		hf_node_free(root);
+		hf_manifest_clear(&m);
+	}
+	free(ids);
+}
+
+static int check_tenant(check_ctx *c)
+{
+	int rc;
+	c->rep->tenants++;
+	if ((rc = hf_index_new(&c->ix)) < 0)
+		return rc;
+	if ((rc = hf_index_load(c->ix, c->r, c->t, bad_index, c)) < 0)
+		goto done;
+	if ((rc = check_packs(c)) < 0)
+		goto done;
+	check_snapshots(c);
+done:
+	hf_index_free(c->ix);
+	c->ix = NULL;
+	free_bad(&c->bad);
+	free(c->present);
+	free(c->referenced);
+	c->present = NULL;
+	c->referenced = NULL;
+	c->npresent = c->cappresent = 0;
+	return rc;
+}
+
+static void record(hf_repo *r, const hf_check_options *o, const hf_check_report *rep)
+{
+	hf_catalog_check k;
+	char detail[256];
+	memset(&k, 0, sizeof(k));
+	k.time = hf_clock_now_ns();
+	k.tenant = o->tenant;
+	k.read_data = o->read_data_pct;
+	k.status = rep->nproblems ? 1 : 0;
+	k.errors = rep->nproblems;
+	snprintf(detail, sizeof(detail), "{\"snapshots\":%llu,\"packs\":%llu,\"packs_read\":%llu}",
+		 (unsigned long long)rep->snapshots, (unsigned long long)rep->packs,
+		 (unsigned long long)rep->packs_read);
+	k.detail = detail;
+	if (hf_catalog_check_put(r->catalog, &k) < 0)
+		hf_log_warn("catalog not updated: %s", hf_error_message());
+}
+
+int hf_check(hf_repo *r, const hf_check_options *o, hf_check_report **out)
+{
+	check_ctx c;
+	hf_tenant **all = NULL;
+	size_t n = 0;
+	int rc = 0;
+
+	memset(&c, 0, sizeof(c));
+	c.r = r;
+	c.o = o;
+	if (o->read_data_pct < 0 || o->read_data_pct > 100)
+		return hf_error_set(HF_EUSAGE, "read-data percentage must be between 0 and 100");
+	if (!(c.rep = calloc(1, sizeof(*c.rep))))
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	if (o->tenant) {
+		if ((rc = hf_tenant_load(r, o->tenant, &c.t)) < 0)
+			goto fail;
+		rc = check_tenant(&c);
+		hf_tenant_free(c.t);
+		c.t = NULL;
+	} else {
+		if ((rc = hf_tenant_load_all(r, &all, &n)) < 0)
+			goto fail;
+		for (size_t i = 0; i < n && rc == 0; i++) {
+			c.t = all[i];
+			rc = check_tenant(&c);
+		}
+		for (size_t i = 0; i < n; i++)
+			hf_tenant_free(all[i]);
+		free(all);
+		c.t = NULL;
+	}
+	if (rc < 0)
+		goto fail;
+	record(r, o, c.rep);
+	*out = c.rep;
+	return 0;
+fail:
+	hf_check_report_free(c.rep);
+	return rc;
+}
+
+void hf_check_report_free(hf_check_report *rep)
+{
+	if (!rep)
+		return;
+	for (size_t i = 0; i < rep->nproblems; i++) {
+		hf_check_problem *p = &rep->problems[i];
+		free(p->object);
+		free(p->tenant);
+		free(p->message);
+		for (size_t k = 0; k < p->nfiles; k++)
+			free(p->files[k]);
+		free(p->files);
+	}
+	free(rep->problems);
+	free(rep);
+}

@@ -1,0 +1,168 @@
+/* Snapshot reader: walks the loaded tree and streams file contents, verifying each chunk (AEAD bound
+ * to its id) and each file's hash over its chunk ids. */
+#include "ops/reader.h"
+#include "compress/compress.h"
+#include "util/error.h"
+#include "util/hex.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct hf_reader {
+	hf_snapshot_reader iface; /* first member */
+	hf_repo *r;
+	const hf_tenant *t;
+	hf_index *ix;
+	hf_node *root;
+	char *source_info;
+};
+
+int hf_reader_load_tree(hf_repo *r, const hf_tenant *t, hf_index *ix, hf_node *dir)
+{
+	int rc;
+	if ((rc = hf_tree_load(r, t, ix, dir, dir->hash)) < 0)
+		return rc;
+	for (size_t i = 0; i < dir->nchildren; i++)
+		if (dir->children[i]->type == HF_ENTRY_DIR && (rc = hf_reader_load_tree(r, t, ix, dir->children[i])) < 0)
+			return rc;
+	return 0;
+}
+
+typedef struct walk_ctx {
+	hf_reader_entry_cb cb;
+	void *payload;
+	hf_buf path;
+} walk_ctx;
+
+static int walk_dir(walk_ctx *w, const hf_node *dir)
+{
+	for (size_t i = 0; i < dir->nchildren; i++) {
+		const hf_node *n = dir->children[i];
+		size_t mark = w->path.len;
+		hf_entry_meta m;
+		int rc;
+		if ((mark && (rc = hf_buf_append_u8(&w->path, '/')) < 0) ||
+		    (rc = hf_buf_append(&w->path, n->name, strlen(n->name))) < 0 || (rc = hf_buf_cstr(&w->path)) < 0)
+			return rc;
+		memset(&m, 0, sizeof(m));
+		m.name = (const char *)w->path.data;
+		m.type = n->type;
+		m.mode = n->mode;
+		m.uid = n->uid;
+		m.gid = n->gid;
+		m.user = n->user;
+		m.group = n->group;
+		m.mtime_ns = n->mtime_ns;
+		m.size = n->size;
+		m.rdev = n->rdev;
+		m.link_target = n->target;
+		if ((rc = w->cb(&m, w->payload)) != 0)
+			return rc;
+		if (n->type == HF_ENTRY_DIR && (rc = walk_dir(w, n)) != 0)
+			return rc;
+		w->path.len = mark;
+	}
+	return 0;
+}
+
+static int rd_walk(hf_snapshot_reader *sr, hf_reader_entry_cb cb, void *payload)
+{
+	hf_reader *rd = (hf_reader *)sr;
+	walk_ctx w = {cb, payload, HF_BUF_INIT};
+	int rc = walk_dir(&w, rd->root);
+	hf_buf_free(&w.path);
+	return rc;
+}
+
+static hf_node *lookup(hf_node *root, const char *name)
+{
+	char *path = strdup(name), *save = NULL, *part;
+	hf_node *n = root;
+	if (!path)
+		return NULL;
+	for (part = strtok_r(path, "/", &save); part && n; part = strtok_r(NULL, "/", &save))
+		n = n->type == HF_ENTRY_DIR ? hf_node_find(n, part) : NULL;
+	free(path);
+	return n == root ? NULL : n;
+}
+
+static int rd_read(hf_snapshot_reader *sr, const char *name, int (*cb)(const void *, size_t, void *),
+		   void *payload)
+{
+	hf_reader *rd = (hf_reader *)sr;
+	hf_node *n = lookup(rd->root, name);
+	hf_buf chunk = HF_BUF_INIT;
+	hf_zctx *z = NULL;
+	hf_hash_state hs;
+	uint8_t sum[HF_ID_BYTES], sz[8];
+	uint64_t total = 0;
+	int rc = 0;
+
+	if (!n || n->type != HF_ENTRY_FILE)
+		return hf_error_set(HF_ENOTFOUND, "no file '%s' in the snapshot", name);
+	if ((rc = hf_zctx_new(&z, 0)) < 0)
+		return rc;
+	hf_hash_init(&hs, rd->t->keys->mac);
+	for (size_t i = 0; i < n->ncontent; i++) {
+		chunk.len = 0;
+		if ((rc = hf_blob_read(rd->r, rd->t, rd->ix, n->content[i], &chunk, z)) < 0) {
+			rc = hf_error_wrap(rc, "unable to read '%s'", name);
+			goto done;
+		}
+		hf_hash_update(&hs, n->content[i], HF_ID_BYTES);
+		total += chunk.len;
+		if ((rc = cb(chunk.data, chunk.len, payload)) != 0)
+			goto done;
+	}
+	hf_put_le64(sz, total);
+	hf_hash_update(&hs, sz, sizeof(sz));
+	hf_hash_final(&hs, sum);
+	if (total != n->size || (n->has_hash && hf_memcmp_ct(sum, n->hash, HF_ID_BYTES) != 0))
+		rc = hf_error_set(HF_ECORRUPT, "file '%s' does not match its recorded size or hash", name);
+done:
+	hf_zctx_free(z);
+	hf_buf_free(&chunk);
+	return rc;
+}
+
+static const char *rd_info(hf_snapshot_reader *sr) { return ((hf_reader *)sr)->source_info; }
+
+int hf_reader_open(hf_reader **out, hf_repo *r, const hf_tenant *t, hf_index *ix, const hf_manifest *m)
+{
+	hf_reader *rd = calloc(1, sizeof(*rd));
+	int rc;
+	if (!rd || !(rd->root = hf_node_new("", HF_ENTRY_DIR))) {
+		free(rd);
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	}
+	rd->iface.walk = rd_walk;
+	rd->iface.read = rd_read;
+	rd->iface.source_info = rd_info;
+	rd->r = r;
+	rd->t = t;
+	rd->ix = ix;
+	memcpy(rd->root->hash, m->tree, HF_ID_BYTES);
+	rd->root->has_hash = 1;
+	if (m->source_info && !(rd->source_info = strdup(m->source_info))) {
+		hf_reader_free(rd);
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	}
+	if ((rc = hf_reader_load_tree(r, t, ix, rd->root)) < 0) {
+		hf_reader_free(rd);
+		return rc;
+	}
+	*out = rd;
+	return 0;
+}
+
+hf_snapshot_reader *hf_reader_iface(hf_reader *rd) { return &rd->iface; }
+hf_node *hf_reader_root(hf_reader *rd) { return rd->root; }
+
+void hf_reader_free(hf_reader *rd)
+{
+	if (!rd)
+		return;
+	hf_node_free(rd->root);
+	free(rd->source_info);
+	free(rd);
+}

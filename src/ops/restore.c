@@ -1,0 +1,97 @@
+/* hf_restore: resolve a tenant's snapshot and hand a reader to the source that recreates it. */
+#include "ops/reader.h"
+#include "ops/snapshots.h"
+#include "source/files/files.h"
+#include "source/postgres/pg.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int hf_ops_tenant_lock(hf_repo *r, const hf_tenant *t, int *out_fd);
+
+static int check_options(const hf_restore_options *o)
+{
+	int n = (o->target_dir != NULL) + (o->tar_file != NULL) + (o->target_pg != NULL);
+	if (!o->tenant || !*o->tenant)
+		return hf_error_set(HF_EUSAGE, "restore needs a tenant");
+	if (n != 1)
+		return hf_error_set(HF_EUSAGE, "restore needs exactly one target: a directory, a tar file or a database");
+	if (o->snapshot && o->at)
+		return hf_error_set(HF_EUSAGE, "give either a snapshot or a time, not both");
+	return 0;
+}
+
+int hf_restore(hf_repo *r, const hf_restore_options *o, hf_restore_result *out)
+{
+	hf_tenant *t = NULL;
+	hf_index *ix = NULL;
+	hf_reader *rd = NULL;
+	hf_manifest m;
+	hf_files_stats st;
+	hf_files_restore_opts fo;
+	const char *source = o->source;
+	double start = hf_clock_mono();
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	memset(&st, 0, sizeof(st));
+	if ((rc = check_options(o)) < 0 || (rc = hf_tenant_load(r, o->tenant, &t)) < 0)
+		return rc;
+	if (!source && o->target_pg)
+		source = "postgres";
+	if ((rc = hf_ops_resolve(r, t, o->snapshot, o->at, source, &m)) < 0)
+		goto done;
+	if (o->target_pg ? strcmp(m.source, "postgres") != 0 : strcmp(m.source, "files") != 0) {
+		rc = hf_error_set(HF_EUSAGE, "snapshot %.12s of tenant '%s' is a %s snapshot; it cannot be restored %s",
+				  m.id, t->id, m.source, o->target_pg ? "into a database" : "as files");
+		goto done;
+	}
+	if ((rc = hf_index_new(&ix)) < 0 || (rc = hf_index_load(ix, r, t, NULL, NULL)) < 0)
+		goto done;
+	if ((rc = hf_reader_open(&rd, r, t, ix, &m)) < 0)
+		goto done;
+	memset(&fo, 0, sizeof(fo));
+	fo.overwrite = o->overwrite;
+	fo.include = o->include;
+	fo.ninclude = o->ninclude;
+	fo.keep_going = o->keep_going;
+	fo.threads = r->threads > 1 ? r->threads : 2;
+	if (o->target_pg) {
+		hf_pg_restore_opts po;
+		hf_pg_restore_stats ps;
+		memset(&po, 0, sizeof(po));
+		memset(&ps, 0, sizeof(ps));
+		po.conninfo = o->target_pg;
+		po.in_place = o->in_place;
+		rc = hf_pg_restore(&po, hf_reader_iface(rd), &ps);
+		st.files = ps.tables;
+		st.bytes = ps.bytes;
+		if (out)
+			out->verified = rc == 0 && ps.tables_verified == ps.tables;
+	} else if (o->tar_file) {
+		rc = hf_tar_export(hf_reader_iface(rd), o->tar_file, &fo, &st);
+	} else {
+		rc = hf_files_restore(hf_reader_iface(rd), o->target_dir, &fo, &st);
+	}
+	if (rc < 0) {
+		rc = hf_error_wrap(rc, "restore of tenant '%s' snapshot %.12s failed", t->id, m.id);
+		goto done;
+	}
+	hf_catalog_audit_add(r->catalog, hf_clock_now_ns() / 1000000000, "restore", t->id, m.id);
+done:
+	if (out) {
+		memcpy(out->snapshot_id, m.id, sizeof(out->snapshot_id));
+		out->files = st.files;
+		out->bytes = st.bytes;
+		out->errors = st.errors;
+		out->seconds = hf_clock_mono() - start;
+	}
+	hf_reader_free(rd);
+	hf_index_free(ix);
+	hf_manifest_clear(&m);
+	hf_tenant_free(t);
+	return rc;
+}

@@ -1,0 +1,88 @@
+/* The repository's plaintext "config" object: format version, id, chunker and pack parameters. */
+#include "repo/repo.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "util/hex.h"
+
+#include <jansson.h>
+#include <string.h>
+
+static const char *lock_name(hf_lock_mode m)
+{
+	return m == HF_LOCK_COMPLIANCE ? "compliance" : m == HF_LOCK_GOVERNANCE ? "governance" : "none";
+}
+
+int hf_repo_config_write(hf_storage *s, const hf_repo_config *c)
+{
+	json_t *j = json_pack("{s:s, s:i, s:s, s:I, s:{s:i, s:i, s:i}, s:i, s:i, s:{s:s, s:i}}",
+			      "format", "holdfast-repository", "version", c->version, "id", c->id,
+			      "created", (json_int_t)c->created, "chunker", "min", (int)c->chunker.min_size,
+			      "avg", (int)c->chunker.avg_size, "max", (int)c->chunker.max_size, "pack_size",
+			      (int)c->pack_size, "compression", c->compression, "lock", "mode",
+			      lock_name(c->lock_mode), "days", c->lock_days);
+	char *text;
+	int rc;
+	if (!j)
+		return hf_error_set(HF_ENOMEM, "unable to build repository config");
+	text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(j);
+	if (!text)
+		return hf_error_set(HF_ENOMEM, "unable to build repository config");
+	rc = hf_storage_put(s, "config", text, strlen(text), NULL);
+	free(text);
+	return rc;
+}
+
+int hf_repo_config_read(hf_storage *s, hf_repo_config *out)
+{
+	hf_buf b = HF_BUF_INIT;
+	json_t *j = NULL;
+	json_error_t err;
+	hf_repo_config c;
+	const char *fmt = NULL, *id = NULL, *mode = "none";
+	json_int_t created = 0;
+	int rc, mn = 0, avg = 0, mx = 0, pack = 0, comp = 0, days = 0;
+
+	memset(&c, 0, sizeof(c));
+	if ((rc = hf_storage_get(s, "config", &b)) < 0) {
+		if (rc == HF_ENOTFOUND) {
+			rc = hf_error_set(HF_ENOTFOUND, "no holdfast repository at '%s'", s->url);
+			hf_error_set_hint("create one with 'holdfast init', or check --repo");
+		}
+		goto done;
+	}
+	j = json_loadb((const char *)b.data, b.len, 0, &err);
+	if (!j || json_unpack(j, "{s:s, s:i, s:s, s?I, s:{s:i, s:i, s:i}, s:i, s:i, s?{s?s, s?i}}", "format",
+			      &fmt, "version", &c.version, "id", &id, "created", &created, "chunker", "min", &mn,
+			      "avg", &avg, "max", &mx, "pack_size", &pack, "compression", &comp, "lock", "mode",
+			      &mode, "days", &days) < 0 ||
+	    strcmp(fmt, "holdfast-repository") != 0 || !hf_hex_valid(id, HF_ID_HEX)) {
+		rc = hf_error_set(HF_ECORRUPT, "repository config in '%s' is malformed", s->url);
+		goto done;
+	}
+	if (c.version != HF_FORMAT_VERSION) {
+		rc = hf_error_set(HF_EUNSUPPORTED, "repository '%s' has format version %d; this holdfast reads %d",
+				  s->url, c.version, HF_FORMAT_VERSION);
+		goto done;
+	}
+	memcpy(c.id, id, HF_ID_HEX + 1);
+	c.created = created;
+	c.chunker.min_size = (uint32_t)mn;
+	c.chunker.avg_size = (uint32_t)avg;
+	c.chunker.max_size = (uint32_t)mx;
+	c.pack_size = (uint32_t)pack;
+	c.compression = comp;
+	c.lock_days = days;
+	c.lock_mode = !strcmp(mode, "compliance") ? HF_LOCK_COMPLIANCE
+		      : !strcmp(mode, "governance") ? HF_LOCK_GOVERNANCE : HF_LOCK_NONE;
+	if (hf_chunker_params_check(&c.chunker) < 0 || pack < 1024 * 1024 || pack > 512 * 1024 * 1024 || comp < 0 ||
+	    comp > 22) {
+		rc = hf_error_set(HF_ECORRUPT, "repository config in '%s' has invalid parameters", s->url);
+		goto done;
+	}
+	*out = c;
+done:
+	json_decref(j);
+	hf_buf_free(&b);
+	return rc;
+}

@@ -1,0 +1,255 @@
+/* Key slots (keys/slots/<id>): the master key wrapped by a passphrase (Argon2id) or a key file.
+ * This is the repository's only mutable area besides tenant key records: slots can be removed. */
+#include "repo/repo.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/hex.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SECRET_MAX 4096
+#define KEYFILE_TAG "holdfast-key-v1 "
+
+typedef struct secret {
+	char *data; /* guarded */
+	size_t len;
+	int is_keyfile;
+} secret;
+
+static void secret_free(secret *s)
+{
+	hf_secure_free(s->data);
+	s->data = NULL;
+}
+
+static int read_fd_secret(int fd, secret *s, const char *what)
+{
+	size_t len = 0;
+	if (!(s->data = hf_secure_alloc(SECRET_MAX)))
+		return hf_error_set(HF_ENOMEM, "unable to allocate secure memory");
+	while (len < SECRET_MAX - 1) {
+		ssize_t n = read(fd, s->data + len, SECRET_MAX - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return hf_error_set_errno(HF_EIO, errno, "unable to read %s", what);
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	s->data[len] = '\0';
+	s->len = strcspn(s->data, "\r\n"); /* first line only */
+	s->data[s->len] = '\0';
+	return 0;
+}
+
+static int read_secret_file(const char *path, secret *s, const char *what)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+	if (fd < 0)
+		return hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to open %s '%s'", what, path);
+	rc = read_fd_secret(fd, s, what);
+	close(fd);
+	if (rc < 0)
+		return hf_error_wrap(rc, "%s '%s'", what, path);
+	return 0;
+}
+
+/* Turn a credential into the 32-byte wrapping-key input: the passphrase, or the decoded key file. */
+static int load_secret(const hf_credential *cred, secret *s)
+{
+	memset(s, 0, sizeof(*s));
+	if (cred->key_file) {
+		uint8_t raw[64];
+		size_t n = 0;
+		int rc = read_secret_file(cred->key_file, s, "key file");
+		if (rc < 0)
+			return rc;
+		if (strncmp(s->data, KEYFILE_TAG, strlen(KEYFILE_TAG)) != 0 ||
+		    hf_base64_decode(raw, sizeof(raw), &n, s->data + strlen(KEYFILE_TAG)) < 0 || n != HF_KEY_BYTES) {
+			secret_free(s);
+			return hf_error_set(HF_EAUTH, "key file '%s' is not a holdfast key file", cred->key_file);
+		}
+		memcpy(s->data, raw, HF_KEY_BYTES);
+		hf_memzero(raw, sizeof(raw));
+		s->len = HF_KEY_BYTES;
+		s->is_keyfile = 1;
+		return 0;
+	}
+	if (cred->password_file)
+		return read_secret_file(cred->password_file, s, "password file");
+	if (cred->password_fd >= 0)
+		return read_fd_secret(cred->password_fd, s, "passphrase");
+	return hf_error_set(HF_EUSAGE, "no passphrase or key file given");
+}
+
+static void slot_ad(uint8_t *ad, const hf_repo_config *c)
+{
+	memcpy(ad, "holdfast keyslot v1\0", 20);
+	memcpy(ad + 20, c->id, HF_ID_HEX);
+}
+
+static int wrapping_key(uint8_t *wk, const secret *s, const uint8_t *salt, uint64_t ops, size_t mem)
+{
+	if (s->is_keyfile) {
+		hf_kdf_subkey(wk, (const uint8_t *)s->data, "hfkeyfil", 1);
+		return 0;
+	}
+	return hf_kdf_passphrase(wk, s->data, s->len, salt, ops, mem);
+}
+
+static int create_key_file(const char *path)
+{
+	uint8_t raw[HF_KEY_BYTES];
+	char b64[64], *text;
+	size_t tl;
+	int rc;
+	hf_random(raw, sizeof(raw));
+	hf_base64_encode(b64, raw, sizeof(raw));
+	hf_memzero(raw, sizeof(raw));
+	tl = strlen(KEYFILE_TAG) + strlen(b64) + 2;
+	if (!(text = hf_secure_alloc(tl)))
+		return hf_error_set(HF_ENOMEM, "unable to allocate secure memory");
+	snprintf(text, tl, "%s%s\n", KEYFILE_TAG, b64);
+	hf_memzero(b64, sizeof(b64));
+	rc = hf_fs_write_atomic(path, text, strlen(text), 0600, 1);
+	hf_secure_free(text);
+	return rc < 0 ? hf_error_wrap(rc, "unable to create key file") : 0;
+}
+
+int hf_keyslot_create(hf_storage *st, const hf_repo_config *c, const uint8_t *master, const hf_credential *cred,
+		      uint64_t kdf_ops, size_t kdf_mem, char out_id[33])
+{
+	secret s = {0};
+	uint8_t salt[HF_SALT_BYTES], idraw[16], ad[20 + HF_ID_HEX], *wk = NULL;
+	uint8_t sealed[HF_KEY_BYTES + HF_AEAD_OVERHEAD];
+	char id[33], key[64], salt64[64], data64[128], *text = NULL;
+	json_t *j = NULL;
+	int rc;
+
+	if (cred->key_file && access(cred->key_file, F_OK) != 0 && (rc = create_key_file(cred->key_file)) < 0)
+		return rc;
+	if ((rc = load_secret(cred, &s)) < 0)
+		return rc;
+	if (!s.is_keyfile && s.len < 8) {
+		rc = hf_error_set(HF_EUSAGE, "passphrase is too short (%zu characters; at least 8)", s.len);
+		goto done;
+	}
+	if (!kdf_ops)
+		kdf_ops = HF_PWHASH_OPS_DEFAULT;
+	if (!kdf_mem)
+		kdf_mem = HF_PWHASH_MEM_DEFAULT;
+	hf_random(salt, sizeof(salt));
+	hf_random(idraw, sizeof(idraw));
+	hf_hex_encode(id, idraw, sizeof(idraw));
+	if (!(wk = hf_secure_alloc(HF_KEY_BYTES))) {
+		rc = hf_error_set(HF_ENOMEM, "unable to allocate secure memory");
+		goto done;
+	}
+	if ((rc = wrapping_key(wk, &s, salt, kdf_ops, kdf_mem)) < 0)
+		goto done;
+	slot_ad(ad, c);
+	hf_aead_seal(sealed, master, HF_KEY_BYTES, ad, sizeof(ad), wk);
+	hf_base64_encode(salt64, salt, sizeof(salt));
+	hf_base64_encode(data64, sealed, sizeof(sealed));
+	j = json_pack("{s:i, s:s, s:I, s:s, s:I, s:I, s:s, s:s}", "version", 1, "type",
+		      s.is_keyfile ? "keyfile" : "passphrase", "created", (json_int_t)(hf_clock_now_ns() / 1000000000),
+		      "kdf", s.is_keyfile ? "blake2b" : "argon2id13", "ops", (json_int_t)kdf_ops, "mem",
+		      (json_int_t)kdf_mem, "salt", salt64, "data", data64);
+	if (!j || !(text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS))) {
+		rc = hf_error_set(HF_ENOMEM, "unable to build key slot");
+		goto done;
+	}
+	snprintf(key, sizeof(key), "keys/slots/%s", id);
+	if ((rc = hf_storage_put(st, key, text, strlen(text), NULL)) < 0)
+		goto done;
+	memcpy(out_id, id, 33);
+done:
+	free(text);
+	json_decref(j);
+	hf_secure_free(wk);
+	secret_free(&s);
+	return rc;
+}
+
+typedef struct unlock_ctx {
+	hf_storage *st;
+	const hf_repo_config *c;
+	secret *s;
+	uint8_t *master;
+	char *out_id;
+	int found, tried, err;
+} unlock_ctx;
+
+static int try_slot(const char *name, uint64_t size, void *payload)
+{
+	unlock_ctx *u = payload;
+	hf_buf b = HF_BUF_INIT;
+	json_t *j = NULL;
+	const char *type, *salt64, *data64;
+	json_int_t ops, mem;
+	uint8_t salt[64], sealed[128], ad[20 + HF_ID_HEX], *wk = NULL;
+	size_t sl, dl;
+	const char *id = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+	(void)size;
+
+	if (hf_storage_get(u->st, name, &b) < 0 || !(j = json_loadb((char *)b.data, b.len, 0, NULL)) ||
+	    json_unpack(j, "{s:s, s:I, s:I, s:s, s:s}", "type", &type, "ops", &ops, "mem", &mem, "salt", &salt64,
+			"data", &data64) < 0 ||
+	    hf_base64_decode(salt, sizeof(salt), &sl, salt64) < 0 || sl != HF_SALT_BYTES ||
+	    hf_base64_decode(sealed, sizeof(sealed), &dl, data64) < 0 || dl != HF_KEY_BYTES + HF_AEAD_OVERHEAD) {
+		hf_log_warn("ignoring malformed key slot '%s'", name);
+		goto done;
+	}
+	if (strcmp(type, u->s->is_keyfile ? "keyfile" : "passphrase") != 0)
+		goto done;
+	u->tried++;
+	if (!(wk = hf_secure_alloc(HF_KEY_BYTES))) {
+		u->err = hf_error_set(HF_ENOMEM, "unable to allocate secure memory");
+		goto done;
+	}
+	if (wrapping_key(wk, u->s, salt, (uint64_t)ops, (size_t)mem) < 0) {
+		u->err = hf_error_wrap(HF_ENOMEM, "key slot '%s'", id);
+		goto done;
+	}
+	slot_ad(ad, u->c);
+	if (hf_aead_open(u->master, sealed, dl, ad, sizeof(ad), wk) == 0) {
+		u->found = 1;
+		snprintf(u->out_id, 33, "%s", id);
+	}
+done:
+	hf_secure_free(wk);
+	json_decref(j);
+	hf_buf_free(&b);
+	return u->found || u->err ? 1 : 0;
+}
+
+int hf_keyslot_unlock(hf_storage *st, const hf_repo_config *c, const hf_credential *cred, uint8_t *master_out,
+		      char out_id[33])
+{
+	secret s = {0};
+	unlock_ctx u = {st, c, &s, master_out, out_id, 0, 0, 0};
+	int rc;
+	if ((rc = load_secret(cred, &s)) < 0)
+		return rc;
+	rc = hf_storage_list(st, "keys/slots/", try_slot, &u);
+	secret_free(&s);
+	if (u.err)
+		return u.err;
+	if (rc < 0)
+		return rc;
+	if (!u.found) {
+		rc = hf_error_set(HF_EAUTH, "unable to unlock repository '%s': %s", st->url,
+				  cred->key_file ? "the key file matches no key slot" : "wrong passphrase");
+		hf_error_set_hint("%d key slot(s) of this kind were tried", u.tried);
+		return rc;
+	}
+	return 0;
+}

@@ -1,0 +1,338 @@
+/* Opening and creating repositories; key slot and tenant management behind the public API. */
+#include "repo/repo.h"
+#include "util/clock.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/hex.h"
+#include "util/log.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *hf_version(void) { return HF_VERSION; }
+
+int hf_library_init(int harden)
+{
+	int rc = hf_crypto_init();
+	if (rc == 0 && harden)
+		hf_crypto_harden_process();
+	return rc;
+}
+
+/* $XDG_STATE_HOME/holdfast or ~/.local/state/holdfast (malloc'd). */
+static char *state_dir(void)
+{
+	const char *x = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	char *p;
+	size_t n;
+	if (x && *x) {
+		n = strlen(x) + 16;
+		if ((p = malloc(n)))
+			snprintf(p, n, "%s/holdfast", x);
+		return p;
+	}
+	if (!home || !*home)
+		home = "/tmp";
+	n = strlen(home) + 32;
+	if ((p = malloc(n)))
+		snprintf(p, n, "%s/.local/state/holdfast", home);
+	return p;
+}
+
+static int open_storage(const hf_repo_options *o, hf_storage **out)
+{
+	hf_storage_options so;
+	char *def = NULL, *sd = NULL;
+	const char *url = o->url;
+	int rc;
+	memset(&so, 0, sizeof(so));
+	so.s3_endpoint = o->s3_endpoint;
+	so.s3_region = o->s3_region;
+	so.ca_file = o->ca_file;
+	so.insecure = o->insecure;
+	so.virtual_host = o->virtual_host;
+	so.parallel = o->parallel;
+	if (!url || !*url) {
+		if (!(sd = state_dir()) || !(def = hf_path_join(sd, "repository"))) {
+			free(sd);
+			return hf_error_set(HF_ENOMEM, "out of memory");
+		}
+		url = def;
+	}
+	rc = hf_storage_open(out, url, &so);
+	free(def);
+	free(sd);
+	return rc;
+}
+
+static int open_catalog(hf_repo *r, const char *path)
+{
+	char *sd = NULL;
+	int rc;
+	if (path && *path) {
+		r->catalog_path = strdup(path);
+	} else {
+		size_t n;
+		if (!(sd = state_dir()))
+			return hf_error_set(HF_ENOMEM, "out of memory");
+		n = strlen(sd) + 64;
+		if ((r->catalog_path = malloc(n)))
+			snprintf(r->catalog_path, n, "%s/catalog-%.16s.db", sd, r->config.id);
+		free(sd);
+	}
+	if (!r->catalog_path)
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	if ((rc = hf_catalog_open(&r->catalog, r->catalog_path)) < 0)
+		return rc;
+	return 0;
+}
+
+static hf_lock_mode parse_lock_mode(const char *s, int *ok)
+{
+	*ok = 1;
+	if (!s || !strcmp(s, "none"))
+		return HF_LOCK_NONE;
+	if (!strcmp(s, "governance"))
+		return HF_LOCK_GOVERNANCE;
+	if (!strcmp(s, "compliance"))
+		return HF_LOCK_COMPLIANCE;
+	*ok = 0;
+	return HF_LOCK_NONE;
+}
+
+int hf_repo_init(const hf_repo_options *o, const hf_init_options *io, char out_repo_id[HF_ID_HEX + 1])
+{
+	hf_storage *st = NULL;
+	hf_repo_config c;
+	hf_storage_prepare_opts po;
+	hf_buf probe = HF_BUF_INIT;
+	uint8_t *master = NULL, rid[32];
+	char slot[33];
+	int rc, ok;
+
+	if ((rc = hf_crypto_init()) < 0)
+		return rc;
+	memset(&c, 0, sizeof(c));
+	c.version = HF_FORMAT_VERSION;
+	hf_random(rid, sizeof(rid));
+	hf_hex_encode(c.id, rid, sizeof(rid));
+	c.created = hf_clock_now_ns() / 1000000000;
+	c.chunker.min_size = io && io->chunk_min ? io->chunk_min : HF_CHUNK_MIN_DEFAULT;
+	c.chunker.avg_size = io && io->chunk_avg ? io->chunk_avg : HF_CHUNK_AVG_DEFAULT;
+	c.chunker.max_size = io && io->chunk_max ? io->chunk_max : HF_CHUNK_MAX_DEFAULT;
+	c.pack_size = io && io->pack_size ? io->pack_size : HF_PACK_SIZE_DEFAULT;
+	c.compression = io && io->compression >= 0 ? io->compression : 3;
+	c.lock_days = io && io->lock_days > 0 ? io->lock_days : 30;
+	if ((rc = hf_chunker_params_check(&c.chunker)) < 0)
+		return rc;
+	if (c.pack_size < 1024 * 1024 || c.pack_size > 512u * 1024 * 1024 || c.compression > 22)
+		return hf_error_set(HF_EUSAGE, "invalid pack size or compression level");
+	if ((rc = open_storage(o, &st)) < 0)
+		return rc;
+	c.lock_mode = parse_lock_mode(io ? io->lock_mode : NULL, &ok);
+	if (!ok) {
+		rc = hf_error_set(HF_EUSAGE, "invalid lock mode '%s' (use none, governance or compliance)", io->lock_mode);
+		goto done;
+	}
+	if ((!io || !io->lock_mode) && hf_storage_has(st, HF_STORAGE_FEAT_LOCK))
+		c.lock_mode = HF_LOCK_GOVERNANCE;
+	if (c.lock_mode != HF_LOCK_NONE && !hf_storage_has(st, HF_STORAGE_FEAT_LOCK)) {
+		rc = hf_error_set(HF_EUNSUPPORTED, "storage '%s' does not support object lock", st->url);
+		goto done;
+	}
+	memset(&po, 0, sizeof(po));
+	po.create = 1;
+	po.lock_mode = c.lock_mode;
+	po.lock_days = c.lock_days;
+	po.create = io ? (io->create_bucket || !hf_storage_has(st, HF_STORAGE_FEAT_LOCK)) : 1;
+	if ((rc = hf_storage_get(st, "config", &probe)) == 0) {
+		rc = hf_error_set(HF_EEXISTS, "a repository already exists at '%s'", st->url);
+		goto done;
+	}
+	hf_error_clear();
+	if (st->vt->prepare && (rc = hf_storage_prepare(st, &po)) < 0)
+		goto done;
+	if (!(master = hf_secure_alloc(HF_KEY_BYTES))) {
+		rc = hf_error_set(HF_ENOMEM, "unable to allocate secure memory");
+		goto done;
+	}
+	hf_random(master, HF_KEY_BYTES);
+	/* Key slot first, config last: a repository is visible only once it can be unlocked. */
+	if ((rc = hf_keyslot_create(st, &c, master, &o->cred, io ? io->kdf_ops : 0, io ? io->kdf_mem : 0, slot)) < 0)
+		goto done;
+	if ((rc = hf_repo_config_write(st, &c)) < 0)
+		goto done;
+	if (out_repo_id)
+		memcpy(out_repo_id, c.id, HF_ID_HEX + 1);
+done:
+	hf_buf_free(&probe);
+	hf_secure_free(master);
+	hf_storage_free(st);
+	return rc;
+}
+
+int hf_repo_open(hf_repo **out, const hf_repo_options *o)
+{
+	hf_repo *r = NULL;
+	int rc;
+	if ((rc = hf_crypto_init()) < 0)
+		return rc;
+	if (!(r = calloc(1, sizeof(*r))))
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	pthread_mutex_init(&r->lock, NULL);
+	if ((rc = open_storage(o, &r->storage)) < 0 || (rc = hf_repo_config_read(r->storage, &r->config)) < 0)
+		goto fail;
+	if (!(r->master = hf_secure_alloc(HF_KEY_BYTES))) {
+		rc = hf_error_set(HF_ENOMEM, "unable to allocate secure memory");
+		goto fail;
+	}
+	if ((rc = hf_keyslot_unlock(r->storage, &r->config, &o->cred, r->master, r->slot_id)) < 0)
+		goto fail;
+	if ((rc = open_catalog(r, o->catalog_path)) < 0)
+		goto fail;
+	r->compression = o->compression >= 0 ? o->compression : r->config.compression;
+	if (r->compression > 22)
+		r->compression = 22;
+	r->threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	if (r->threads < 1)
+		r->threads = 1;
+	*out = r;
+	return 0;
+fail:
+	hf_repo_free(r);
+	return rc;
+}
+
+void hf_repo_free(hf_repo *r)
+{
+	if (!r)
+		return;
+	hf_catalog_free(r->catalog);
+	hf_storage_free(r->storage);
+	hf_secure_free(r->master);
+	free(r->catalog_path);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+const char *hf_repo_id(const hf_repo *r) { return r->config.id; }
+const char *hf_repo_url(const hf_repo *r) { return r->storage->url; }
+const char *hf_repo_catalog_path(const hf_repo *r) { return r->catalog_path; }
+
+/* ---- keys ---- */
+
+int hf_key_add(hf_repo *r, const hf_credential *new_cred, char out_id[33])
+{
+	return hf_keyslot_create(r->storage, &r->config, r->master, new_cred, 0, 0, out_id);
+}
+
+typedef struct key_list_ctx {
+	hf_repo *r;
+	hf_key_info *v;
+	size_t n, cap;
+	int err;
+} key_list_ctx;
+
+static int key_list_one(const char *name, uint64_t size, void *payload);
+
+int hf_key_list(hf_repo *r, hf_key_info **out, size_t *n)
+{
+	key_list_ctx k = {r, NULL, 0, 0, 0};
+	int rc = hf_storage_list(r->storage, "keys/slots/", key_list_one, &k);
+	if (k.err)
+		rc = k.err;
+	if (rc < 0) {
+		free(k.v);
+		return rc;
+	}
+	*out = k.v;
+	*n = k.n;
+	return 0;
+}
+
+int hf_key_remove(hf_repo *r, const char *id)
+{
+	hf_key_info *keys = NULL;
+	size_t n = 0, match = 0, idx = 0;
+	char key[64];
+	int rc;
+	if ((rc = hf_key_list(r, &keys, &n)) < 0)
+		return rc;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(keys[i].id, id, strlen(id)) == 0) {
+			match++;
+			idx = i;
+		}
+	if (!*id || match == 0) {
+		rc = hf_error_set(HF_ENOTFOUND, "no key slot '%s' in repository '%s'", id, r->storage->url);
+	} else if (match > 1) {
+		rc = hf_error_set(HF_EUSAGE, "key slot prefix '%s' is ambiguous", id);
+	} else if (n == 1) {
+		rc = hf_error_set(HF_EUSAGE, "refusing to remove key slot '%s': it is the last one", keys[idx].id);
+		hf_error_set_hint("add another key first with 'holdfast key add'");
+	} else {
+		snprintf(key, sizeof(key), "keys/slots/%s", keys[idx].id);
+		rc = hf_storage_remove(r->storage, key);
+	}
+	free(keys);
+	return rc;
+}
+
+/* ---- tenants ---- */
+
+int hf_tenant_add(hf_repo *r, const char *id, const char *tier)
+{
+	int rc = hf_tenant_create(r, id, tier, NULL);
+	if (rc == 0)
+		hf_catalog_audit_add(r->catalog, hf_clock_now_ns() / 1000000000, "tenant add", id, tier);
+	return rc;
+}
+
+void hf_tenant_info_free(hf_tenant_info *t, size_t n)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		free(t[i].id);
+		free(t[i].tier);
+	}
+	free(t);
+}
+
+static int key_list_one(const char *name, uint64_t size, void *payload)
+{
+	key_list_ctx *k = payload;
+	hf_buf b = HF_BUF_INIT;
+	json_t *j = NULL;
+	const char *type = "?", *id = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+	json_int_t created = 0;
+	(void)size;
+	if (strlen(id) != 32)
+		return 0;
+	if (hf_storage_get(k->r->storage, name, &b) == 0 && (j = json_loadb((char *)b.data, b.len, 0, NULL)))
+		json_unpack(j, "{s?s, s?I}", "type", &type, "created", &created);
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 8;
+		hf_key_info *v = realloc(k->v, cap * sizeof(*v));
+		if (!v) {
+			k->err = hf_error_set(HF_ENOMEM, "out of memory");
+			json_decref(j);
+			hf_buf_free(&b);
+			return 1;
+		}
+		k->v = v;
+		k->cap = cap;
+	}
+	memset(&k->v[k->n], 0, sizeof(k->v[k->n]));
+	snprintf(k->v[k->n].id, sizeof(k->v[k->n].id), "%s", id);
+	snprintf(k->v[k->n].type, sizeof(k->v[k->n].type), "%s", type);
+	k->v[k->n].created = created;
+	k->v[k->n].current = strcmp(id, k->r->slot_id) == 0;
+	k->n++;
+	json_decref(j);
+	hf_buf_free(&b);
+	return 0;
+}

@@ -1,0 +1,516 @@
+/* Backup of directory trees: a depth-first walk (lstat, sorted names, parents first) that streams
+ * file content to the sink in large reads and records hardlinks, symlinks and special files. */
+#define _GNU_SOURCE /* O_NOATIME */
+#include "source/files/internal.h"
+#include "util/buf.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+typedef struct walker {
+	hf_sink *sink;
+	const hf_files_backup_opts *o;
+	hf_files_stats *st;
+	hf_files_owners owners;
+	hf_files_map inodes;  /* "dev:ino" -> first name, for st_nlink > 1 */
+	hf_files_map emitted; /* intermediate parents already emitted */
+	hf_buf path;          /* absolute path of the current item; its name is path + 1 */
+	uint8_t *buf;
+	int noatime;
+	dev_t root_dev;
+} walker;
+
+static const char *cur_name(const walker *w) { return (const char *)w->path.data + 1; }
+static const char *cur_path(const walker *w) { return (const char *)w->path.data; }
+
+static void warn(walker *w, int errnum, const char *what)
+{
+	if (errnum)
+		hf_log_warn("%s '%s': %s", what, cur_path(w), strerror(errnum));
+	else
+		hf_log_warn("%s '%s'", what, cur_path(w));
+	w->st->warnings++;
+}
+
+static int excluded(const walker *w, const char *name)
+{
+	const char *base = strrchr(name, '/');
+	base = base ? base + 1 : name;
+	for (size_t i = 0; w->o && i < w->o->nexcludes; i++) {
+		const char *p = w->o->excludes[i];
+		if (!p)
+			continue;
+		while (*p == '/')
+			p++;
+		if (fnmatch(p, name, 0) == 0 || (!strchr(p, '/') && fnmatch(p, base, 0) == 0))
+			return 1;
+	}
+	return 0;
+}
+
+static void fill_meta(walker *w, hf_entry_meta *m, const char *name, const struct stat *st, hf_entry_type type)
+{
+	memset(m, 0, sizeof(*m));
+	m->name = name;
+	m->type = type;
+	m->mode = (uint32_t)st->st_mode & 07777;
+	m->uid = (uint32_t)st->st_uid;
+	m->gid = (uint32_t)st->st_gid;
+	m->user = hf_files_user_name(&w->owners, m->uid);
+	m->group = hf_files_group_name(&w->owners, m->gid);
+	m->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	if (type == HF_ENTRY_FILE)
+		m->size = (uint64_t)st->st_size;
+	if (type == HF_ENTRY_CHR || type == HF_ENTRY_BLK)
+		m->rdev = (uint64_t)st->st_rdev;
+}
+
+static int emit_simple(walker *w, const struct stat *st, hf_entry_type type, const char *target)
+{
+	hf_entry_meta m;
+	int rc;
+	fill_meta(w, &m, cur_name(w), st, type);
+	m.link_target = target;
+	if ((rc = hf_files_emit(w->sink, &m)) < 0)
+		return rc;
+	if (type == HF_ENTRY_DIR)
+		w->st->dirs++;
+	else
+		w->st->files++;
+	return 0;
+}
+
+static int visit(walker *w, const struct stat *st);
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The sorted entry names of an open directory (closes fd). */
+static int list_dir(walker *w, int fd, char ***out, size_t *out_n)
+{
+	DIR *d = fdopendir(fd);
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+	if (!d) {
+		rc = hf_error_set_errno(HF_EIO, errno, "unable to read directory '%s'", cur_path(w));
+		close(fd);
+		return rc;
+	}
+	for (;;) {
+		struct dirent *de;
+		errno = 0;
+		if (!(de = readdir(d))) {
+			if (errno)
+				rc = hf_error_set_errno(HF_EIO, errno, "unable to read directory '%s'", cur_path(w));
+			break;
+		}
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			char **nv = realloc(v, (cap = cap ? cap * 2 : 32) * sizeof(*v));
+			if (!nv) {
+				rc = hf_error_set(HF_ENOMEM, "out of memory");
+				break;
+			}
+			v = nv;
+		}
+		if (!(v[n] = strdup(de->d_name))) {
+			rc = hf_error_set(HF_ENOMEM, "out of memory");
+			break;
+		}
+		n++;
+	}
+	closedir(d);
+	if (rc < 0) {
+		while (n)
+			free(v[--n]);
+		free(v);
+		return rc;
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_names);
+	*out = v;
+	*out_n = n;
+	return 0;
+}
+
+static int visit_children(walker *w, char **names, size_t n)
+{
+	size_t base = w->path.len;
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct stat st;
+		w->path.len = base;
+		if ((base > 1 && (rc = hf_buf_append(&w->path, "/", 1)) < 0) ||
+		    (rc = hf_buf_append(&w->path, names[i], strlen(names[i]))) < 0 || (rc = hf_buf_cstr(&w->path)) < 0)
+			break;
+		if (lstat(cur_path(w), &st) < 0) {
+			warn(w, errno, errno == ENOENT ? "skipping vanished" : "unable to read");
+			continue;
+		}
+		rc = visit(w, &st);
+	}
+	w->path.len = base;
+	w->path.data[base] = '\0';
+	return rc;
+}
+
+static int visit_dir(walker *w, const struct stat *lst)
+{
+	char **names = NULL;
+	size_t n = 0;
+	struct stat st;
+	int fd, rc = 0, is_root = w->path.len == 1;
+
+	fd = open(cur_path(w), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		if (e == ENOENT || e == ELOOP || e == ENOTDIR) {
+			warn(w, e, e == ENOENT ? "skipping vanished" : "skipping changed");
+			return 0;
+		}
+		if (e != EACCES && e != EPERM)
+			return hf_error_set_errno(hf_error_from_errno(e), e, "unable to open directory '%s'", cur_path(w));
+		if (!is_root && (rc = emit_simple(w, lst, HF_ENTRY_DIR, NULL)) < 0)
+			return rc;
+		warn(w, e, "unable to read directory");
+		return 0;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = hf_error_set_errno(HF_EIO, errno, "unable to stat '%s'", cur_path(w));
+		close(fd);
+		return rc;
+	}
+	if (!is_root && (rc = emit_simple(w, &st, HF_ENTRY_DIR, NULL)) < 0) {
+		close(fd);
+		return rc;
+	}
+	if (w->o && w->o->one_file_system && st.st_dev != w->root_dev) {
+		close(fd);
+		return 0;
+	}
+	if ((rc = list_dir(w, fd, &names, &n)) < 0)
+		return rc;
+	rc = visit_children(w, names, n);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+static int open_file(walker *w)
+{
+	int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, fd;
+	for (;;) {
+		fd = open(cur_path(w), flags | (w->noatime ? O_NOATIME : 0));
+		if (fd >= 0 || errno != EPERM || !w->noatime)
+			return fd;
+		w->noatime = 0; /* O_NOATIME needs ownership or CAP_FOWNER */
+	}
+}
+
+static int read_into_sink(walker *w, int fd, uint64_t *total)
+{
+	int rc;
+	for (;;) {
+		ssize_t n = read(fd, w->buf, HF_FILES_IO_BLOCK);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to read '%s'", cur_path(w));
+		}
+		if (n == 0)
+			return 0;
+		if ((rc = w->sink->entry_write(w->sink, w->buf, (size_t)n)) < 0)
+			return rc;
+		*total += (uint64_t)n;
+	}
+}
+
+static int visit_file(walker *w, const struct stat *lst)
+{
+	hf_entry_meta m;
+	struct stat st;
+	char key[64];
+	uint64_t total = 0;
+	hf_files_map_slot *s;
+	int fd = -1, rc = 0;
+
+	snprintf(key, sizeof(key), "%ju:%ju", (uintmax_t)lst->st_dev, (uintmax_t)lst->st_ino);
+	if (lst->st_nlink > 1 && (s = hf_files_map_get(&w->inodes, key)))
+		return emit_simple(w, lst, HF_ENTRY_HARDLINK, s->val);
+	if ((fd = open_file(w)) < 0) {
+		int e = errno;
+		if (e == ENOENT || e == EACCES || e == EPERM || e == ELOOP || e == ENXIO || e == EWOULDBLOCK) {
+			warn(w, e, e == ENOENT ? "skipping vanished" : "skipping unreadable");
+			return 0;
+		}
+		return hf_error_set_errno(hf_error_from_errno(e), e, "unable to open '%s'", cur_path(w));
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = hf_error_set_errno(HF_EIO, errno, "unable to stat '%s'", cur_path(w));
+		goto done;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		warn(w, 0, "skipping changed");
+		goto done;
+	}
+	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	fill_meta(w, &m, cur_name(w), &st, HF_ENTRY_FILE);
+	if ((rc = w->sink->entry_begin(w->sink, &m)) < 0 || (rc = read_into_sink(w, fd, &total)) < 0 ||
+	    (rc = w->sink->entry_end(w->sink)) < 0)
+		goto done;
+	if (total != (uint64_t)st.st_size)
+		warn(w, 0, "changed while reading");
+	w->st->files++;
+	w->st->bytes += total;
+	if (st.st_nlink > 1) {
+		snprintf(key, sizeof(key), "%ju:%ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+		rc = hf_files_map_put(&w->inodes, key, cur_name(w), 0);
+	}
+done:
+	close(fd);
+	return rc;
+}
+
+static int visit_symlink(walker *w, const struct stat *st)
+{
+	size_t cap = st->st_size > 0 ? (size_t)st->st_size + 1 : 256;
+	char *target = NULL;
+	int rc = 0;
+	for (;;) {
+		ssize_t n;
+		char *nt = realloc(target, cap);
+		if (!nt) {
+			rc = hf_error_set(HF_ENOMEM, "out of memory");
+			break;
+		}
+		target = nt;
+		if ((n = readlink(cur_path(w), target, cap)) < 0) {
+			warn(w, errno, errno == ENOENT ? "skipping vanished" : "unable to read symlink");
+			break;
+		}
+		if ((size_t)n < cap) {
+			target[n] = '\0';
+			rc = emit_simple(w, st, HF_ENTRY_SYMLINK, target);
+			break;
+		}
+		cap *= 2;
+	}
+	free(target);
+	return rc;
+}
+
+static int visit(walker *w, const struct stat *st)
+{
+	if (w->path.len > 1 && excluded(w, cur_name(w)))
+		return 0;
+	switch (st->st_mode & S_IFMT) {
+	case S_IFDIR: return visit_dir(w, st);
+	case S_IFREG: return visit_file(w, st);
+	case S_IFLNK: return visit_symlink(w, st);
+	case S_IFIFO: return emit_simple(w, st, HF_ENTRY_FIFO, NULL);
+	case S_IFCHR: return emit_simple(w, st, HF_ENTRY_CHR, NULL);
+	case S_IFBLK: return emit_simple(w, st, HF_ENTRY_BLK, NULL);
+	default:
+		hf_log_debug("skipping socket '%s'", cur_path(w));
+		return 0;
+	}
+}
+
+/* Compare paths component by component ('/' sorts before every other byte). */
+static int cmp_paths(const void *a, const void *b)
+{
+	const unsigned char *x = *(const unsigned char *const *)a, *y = *(const unsigned char *const *)b;
+	for (; *x && *x == *y; x++, y++)
+		;
+	return (*x == '/' ? 1 : *x ? *x + 1 : 0) - (*y == '/' ? 1 : *y ? *y + 1 : 0);
+}
+
+/* Absolute, canonical form of a path argument; the last component is never resolved. */
+static int resolve_arg(const char *arg, char **out)
+{
+	char *copy = NULL, *dir = NULL, *res = NULL, *slash;
+	const char *base;
+	int rc = 0;
+
+	if (!arg || !*arg)
+		return hf_error_set(HF_EUSAGE, "empty path to back up");
+	if (!(copy = strdup(arg)))
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	if (arg[0] == '/' && hf_files_name_normalize(copy) == 0) {
+		if (!(res = malloc(strlen(copy) + 2))) {
+			rc = hf_error_set(HF_ENOMEM, "out of memory");
+			goto done;
+		}
+		res[0] = '/';
+		strcpy(res + 1, copy);
+		goto done;
+	}
+	/* Relative or containing "..": resolve the directory part with realpath(3). */
+	strcpy(copy, arg);
+	while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
+		copy[strlen(copy) - 1] = '\0';
+	slash = strrchr(copy, '/');
+	base = slash ? slash + 1 : copy;
+	if (!strcmp(base, ".") || !strcmp(base, "..") || (slash == copy && !base[0])) {
+		dir = realpath(copy, NULL);
+		base = NULL;
+	} else if (slash) {
+		*slash = '\0';
+		dir = realpath(slash == copy ? "/" : copy, NULL);
+	} else {
+		dir = realpath(".", NULL);
+	}
+	if (!dir) {
+		rc = hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to resolve '%s'", arg);
+		goto done;
+	}
+	if (!base) {
+		res = dir;
+		dir = NULL;
+	} else if (!(res = hf_path_join(dir, base))) {
+		rc = hf_error_set(HF_ENOMEM, "out of memory");
+	}
+done:
+	free(copy);
+	free(dir);
+	if (rc == 0)
+		*out = res;
+	return rc;
+}
+
+/* Resolved, sorted arguments with duplicates and paths below another argument dropped. */
+static int prepare_args(const char *const *paths, size_t npaths, char ***out, size_t *out_n)
+{
+	char **v = calloc(npaths ? npaths : 1, sizeof(*v));
+	size_t n = 0;
+	int rc = 0;
+	if (!v)
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	for (size_t i = 0; i < npaths; i++) {
+		struct stat st;
+		if ((rc = resolve_arg(paths[i], &v[i])) < 0)
+			goto fail;
+		if (lstat(v[i], &st) < 0) {
+			rc = hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to back up '%s'", paths[i]);
+			goto fail;
+		}
+	}
+	qsort(v, npaths, sizeof(*v), cmp_paths);
+	for (size_t i = 0; i < npaths; i++) {
+		size_t pl = n ? strlen(v[n - 1]) : 0;
+		if (n && (!strcmp(v[n - 1], "/") ||
+			  (!strncmp(v[i], v[n - 1], pl) && (v[i][pl] == '/' || v[i][pl] == '\0')))) {
+			free(v[i]);
+			continue;
+		}
+		v[n++] = v[i];
+	}
+	*out = v;
+	*out_n = n;
+	return 0;
+fail:
+	for (size_t i = 0; i < npaths; i++)
+		free(v[i]);
+	free(v);
+	return rc;
+}
+
+/* Emit the directories above an argument ("etc" for "/etc/app") with their real metadata. */
+static int emit_parents(walker *w, const char *abs)
+{
+	char *copy = strdup(abs);
+	int rc = 0;
+	if (!copy)
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	for (char *p = strchr(copy + 1, '/'); p && rc == 0; p = strchr(p + 1, '/')) {
+		struct stat st;
+		hf_entry_meta m;
+		*p = '\0';
+		if (!hf_files_map_get(&w->emitted, copy + 1)) {
+			if (stat(copy, &st) < 0 || !S_ISDIR(st.st_mode)) {
+				rc = hf_error_set(HF_EIO, "unable to back up '%s': '%s' is not a directory", abs, copy);
+				break;
+			}
+			fill_meta(w, &m, copy + 1, &st, HF_ENTRY_DIR);
+			if ((rc = hf_files_emit(w->sink, &m)) < 0 || (rc = hf_files_map_put(&w->emitted, copy + 1, NULL, 0)) < 0)
+				break;
+			w->st->dirs++;
+		}
+		*p = '/';
+	}
+	free(copy);
+	return rc;
+}
+
+static int backup_arg(walker *w, const char *abs)
+{
+	struct stat st;
+	int rc;
+	if (strcmp(abs, "/") != 0 && excluded(w, abs + 1))
+		return 0;
+	if ((rc = emit_parents(w, abs)) < 0)
+		return rc;
+	hf_buf_clear(&w->path);
+	if ((rc = hf_buf_append(&w->path, abs, strlen(abs))) < 0 || (rc = hf_buf_cstr(&w->path)) < 0)
+		return rc;
+	if (lstat(abs, &st) < 0) {
+		warn(w, errno, "skipping vanished");
+		return 0;
+	}
+	w->root_dev = st.st_dev;
+	return visit(w, &st);
+}
+
+int hf_files_backup(const char *const *paths, size_t npaths, const hf_files_backup_opts *o,
+		    hf_sink *sink, hf_files_stats *stats)
+{
+	walker w;
+	hf_files_stats local = {0};
+	char **args = NULL;
+	size_t nargs = 0;
+	int rc = 0;
+
+	memset(&w, 0, sizeof(w));
+	w.sink = sink;
+	w.o = o;
+	w.st = stats ? stats : &local;
+	w.noatime = 1;
+	if (!npaths)
+		return hf_error_set(HF_EUSAGE, "no paths to back up");
+	if ((rc = prepare_args(paths, npaths, &args, &nargs)) < 0)
+		return rc;
+	if (!(w.buf = malloc(HF_FILES_IO_BLOCK))) {
+		rc = hf_error_set(HF_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < nargs && rc == 0; i++)
+		rc = backup_arg(&w, args[i]);
+done:
+	for (size_t i = 0; i < nargs; i++)
+		free(args[i]);
+	free(args);
+	free(w.buf);
+	hf_buf_free(&w.path);
+	hf_files_map_free(&w.emitted);
+	hf_files_map_free(&w.inodes);
+	hf_files_owners_free(&w.owners);
+	return rc;
+}

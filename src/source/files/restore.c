@@ -1,0 +1,589 @@
+/* Restore of a snapshot into a directory: one thread creates the tree in walk order, a pool writes
+ * file contents (biggest first, zero runs left as holes), directory metadata is applied last.
+ * Everything is opened relative to directory fds with O_NOFOLLOW, so nothing escapes the target. */
+#include "source/files/internal.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STOPPED (-1000)     /* internal: another thread failed, abandon this file quietly */
+#define HOLE_MIN 4096       /* an all-zero piece at least this long is skipped, not written */
+#define MAX_THREADS 64
+
+typedef struct dircache {
+	char *path; /* parent directory (relative name) whose fd is cached */
+	int fd;
+} dircache;
+
+typedef struct job {
+	uint64_t size;
+	size_t idx;
+} job;
+
+typedef struct restore {
+	hf_snapshot_reader *r;
+	const char *target;
+	int rootfd;
+	int overwrite, keep_going, threads, is_root;
+	hf_files_list list;
+	hf_files_stats *st;
+	/* content phase */
+	job *jobs;
+	size_t njobs, next;
+	pthread_mutex_t mu;
+	atomic_int stop;
+	int err;            /* first fatal error and its message */
+	char errmsg[1024];
+	char errhint[1024];
+	uint64_t damaged;   /* files skipped with keep_going, first message */
+	char dmgmsg[1024];
+} restore;
+
+typedef struct worker {
+	restore *rs;
+	dircache cache;
+	uint8_t *buf;
+	size_t blen;
+	uint64_t off;       /* logical end of what was received so far */
+	int fd;
+	const hf_files_entry *e;
+	int werr;           /* this worker's own failure inside the read callback */
+	int reader_failed;  /* the last failure came from r->read itself (damaged or missing data) */
+} worker;
+
+static void dircache_reset(dircache *c)
+{
+	if (c->path && c->fd >= 0)
+		close(c->fd);
+	free(c->path);
+	c->path = NULL;
+	c->fd = -1;
+}
+
+static int errno_error(restore *rs, int e, const char *what, const char *name)
+{
+	return hf_error_set_errno(hf_error_from_errno(e), e, "unable to %s '%s/%s'", what, rs->target, name);
+}
+
+/* Open the components of the parent of name one by one, never following a symlink; components
+ * missing from the snapshot are created (mode 0755). */
+static int open_parent(restore *rs, dircache *c, const char *name, int *dirfd, const char **base)
+{
+	size_t plen = hf_files_parent_len(name);
+	char *path;
+	int cur = rs->rootfd, rc = 0;
+
+	*base = name + (plen ? plen + 1 : 0);
+	if (!plen) {
+		*dirfd = rs->rootfd;
+		return 0;
+	}
+	if (c->path && strlen(c->path) == plen && !memcmp(c->path, name, plen)) {
+		*dirfd = c->fd;
+		return 0;
+	}
+	dircache_reset(c);
+	if (!(path = strndup(name, plen)))
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	for (char *p = path, *slash; p; p = slash ? slash + 1 : NULL) {
+		int fd;
+		if ((slash = strchr(p, '/')))
+			*slash = '\0';
+		fd = openat(cur, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT && (mkdirat(cur, p, 0755) == 0 || errno == EEXIST))
+			fd = openat(cur, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			int e = errno;
+			rc = e == ELOOP || e == ENOTDIR
+				     ? hf_error_set(HF_ECORRUPT, "unable to restore '%s': '%s/%s' is not a directory", name,
+						    rs->target, path)
+				     : errno_error(rs, e, "open directory", path);
+			break;
+		}
+		if (cur != rs->rootfd)
+			close(cur);
+		cur = fd;
+		if (slash)
+			*slash = '/';
+	}
+	if (rc < 0) {
+		if (cur != rs->rootfd)
+			close(cur);
+		free(path);
+		return rc;
+	}
+	c->path = path;
+	c->fd = cur;
+	*dirfd = cur;
+	return 0;
+}
+
+/* Called when creating name failed with EEXIST: 1 to reuse an existing directory, 0 when the old
+ * entry was removed (overwrite), or an error. */
+static int make_room(restore *rs, int dirfd, const char *base, const hf_files_entry *e)
+{
+	struct stat st;
+	if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : errno_error(rs, errno, "inspect", e->m.name);
+	if (S_ISDIR(st.st_mode)) {
+		if (e->m.type == HF_ENTRY_DIR)
+			return 1;
+		return hf_error_set(HF_EEXISTS, "'%s/%s' already exists and is a directory", rs->target, e->m.name);
+	}
+	if (!rs->overwrite) {
+		hf_error_set(HF_EEXISTS, "'%s/%s' already exists", rs->target, e->m.name);
+		hf_error_set_hint("restore into an empty directory or allow overwriting");
+		return HF_EEXISTS;
+	}
+	if (unlinkat(dirfd, base, 0) < 0 && errno != ENOENT)
+		return errno_error(rs, errno, "replace", e->m.name);
+	return 0;
+}
+
+/* Refuse before writing anything if the target already holds one of the entries. */
+static int check_existing(restore *rs)
+{
+	for (size_t i = 0; i < rs->list.len; i++) {
+		const hf_files_entry *e = &rs->list.v[i];
+		struct stat st;
+		if (fstatat(rs->rootfd, e->m.name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT || errno == ENOTDIR)
+				continue;
+			return errno_error(rs, errno, "inspect", e->m.name);
+		}
+		if (e->m.type == HF_ENTRY_DIR && S_ISDIR(st.st_mode))
+			continue;
+		hf_error_set(HF_EEXISTS, "'%s/%s' already exists", rs->target, e->m.name);
+		hf_error_set_hint("restore into an empty directory or allow overwriting");
+		return HF_EEXISTS;
+	}
+	return 0;
+}
+
+static struct timespec mtime_ts(int64_t ns)
+{
+	struct timespec ts;
+	ts.tv_sec = (time_t)(ns / 1000000000);
+	ts.tv_nsec = (long)(ns % 1000000000);
+	if (ts.tv_nsec < 0) {
+		ts.tv_sec--;
+		ts.tv_nsec += 1000000000;
+	}
+	return ts;
+}
+
+/* Owner (root only), mode and mtime of an open file or directory. */
+static int apply_meta_fd(restore *rs, int fd, const hf_files_entry *e)
+{
+	struct timespec ts[2] = {{0, UTIME_OMIT}, mtime_ts(e->m.mtime_ns)};
+	if (rs->is_root && fchown(fd, e->uid, e->gid) < 0)
+		hf_log_warn("unable to set owner of '%s/%s': %s", rs->target, e->m.name, strerror(errno));
+	if (fchmod(fd, (mode_t)e->m.mode) < 0)
+		return errno_error(rs, errno, "set mode of", e->m.name);
+	if (futimens(fd, ts) < 0)
+		return errno_error(rs, errno, "set time of", e->m.name);
+	return 0;
+}
+
+/* Same for an entry that cannot be opened (symlink, fifo, device), by name under dirfd. */
+static int apply_meta_at(restore *rs, int dirfd, const char *base, const hf_files_entry *e)
+{
+	struct timespec ts[2] = {{0, UTIME_OMIT}, mtime_ts(e->m.mtime_ns)};
+	if (rs->is_root && fchownat(dirfd, base, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		hf_log_warn("unable to set owner of '%s/%s': %s", rs->target, e->m.name, strerror(errno));
+	if (e->m.type != HF_ENTRY_SYMLINK && fchmodat(dirfd, base, (mode_t)e->m.mode, AT_SYMLINK_NOFOLLOW) < 0) {
+		struct stat st;
+		if ((errno != ENOTSUP && errno != EOPNOTSUPP) || fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    S_ISLNK(st.st_mode) || fchmodat(dirfd, base, (mode_t)e->m.mode, 0) < 0)
+			return errno_error(rs, errno, "set mode of", e->m.name);
+	}
+	if (utimensat(dirfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno_error(rs, errno, "set time of", e->m.name);
+	return 0;
+}
+
+/* Create one non-directory, non-file entry (after make_room on EEXIST). */
+static int create_node(int dirfd, const char *base, const hf_files_entry *e, int ldir,
+		       const char *lbase)
+{
+	switch (e->m.type) {
+	case HF_ENTRY_SYMLINK: return symlinkat(e->m.link_target, dirfd, base);
+	case HF_ENTRY_HARDLINK: return linkat(ldir, lbase, dirfd, base, 0);
+	case HF_ENTRY_FIFO: return mknodat(dirfd, base, S_IFIFO | 0600, 0);
+	case HF_ENTRY_CHR: return mknodat(dirfd, base, S_IFCHR | 0600, (dev_t)e->m.rdev);
+	case HF_ENTRY_BLK: return mknodat(dirfd, base, S_IFBLK | 0600, (dev_t)e->m.rdev);
+	case HF_ENTRY_DIR: return mkdirat(dirfd, base, 0700);
+	case HF_ENTRY_FILE: {
+		int fd = openat(dirfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return -1;
+		close(fd);
+		return 0;
+	}
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+static int create_entry(restore *rs, dircache *c, dircache *lc, const hf_files_entry *e)
+{
+	const char *base, *lbase = NULL;
+	int dirfd, ldir = -1, rc;
+
+	if ((e->m.type == HF_ENTRY_CHR || e->m.type == HF_ENTRY_BLK) && !rs->is_root) {
+		hf_log_warn("skipping device '%s': only root can create devices", e->m.name);
+		rs->st->warnings++;
+		return 0;
+	}
+	if (e->m.type == HF_ENTRY_HARDLINK && (rc = open_parent(rs, lc, e->m.link_target, &ldir, &lbase)) < 0)
+		return rc;
+	if ((rc = open_parent(rs, c, e->m.name, &dirfd, &base)) < 0)
+		return rc;
+	if (create_node(dirfd, base, e, ldir, lbase) < 0) {
+		if (errno != EEXIST)
+			return errno_error(rs, errno, e->m.type == HF_ENTRY_HARDLINK ? "link" : "create", e->m.name);
+		if ((rc = make_room(rs, dirfd, base, e)) < 0)
+			return rc;
+		if (rc == 0 && create_node(dirfd, base, e, ldir, lbase) < 0)
+			return errno_error(rs, errno, "create", e->m.name);
+	}
+	if (e->m.type == HF_ENTRY_DIR)
+		rs->st->dirs++;
+	else if (e->m.type != HF_ENTRY_FILE)
+		rs->st->files++;
+	if (e->m.type == HF_ENTRY_SYMLINK || e->m.type == HF_ENTRY_FIFO || e->m.type == HF_ENTRY_CHR ||
+	    e->m.type == HF_ENTRY_BLK)
+		return apply_meta_at(rs, dirfd, base, e);
+	return 0;
+}
+
+/* --- content phase ------------------------------------------------------------------------ */
+
+static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
+{
+	while (n) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		p += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+static int flush(worker *w)
+{
+	int e;
+	if (!w->blen)
+		return 0;
+	if ((e = pwrite_all(w->fd, w->buf, w->blen, w->off - w->blen)) != 0)
+		return w->werr = errno_error(w->rs, e, "write", w->e->m.name);
+	w->blen = 0;
+	return 0;
+}
+
+static int all_zero(const uint8_t *p, size_t n)
+{
+	return n && p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
+}
+
+static int content_cb(const void *data, size_t len, void *payload)
+{
+	worker *w = payload;
+	int rc;
+	if (atomic_load(&w->rs->stop))
+		return w->werr = STOPPED;
+	if (len >= HOLE_MIN && all_zero(data, len)) {
+		if ((rc = flush(w)) < 0)
+			return rc;
+		w->off += len; /* leave a hole */
+		return 0;
+	}
+	if (w->blen + len > HF_FILES_IO_BLOCK && (rc = flush(w)) < 0)
+		return rc;
+	if (len >= HF_FILES_IO_BLOCK) {
+		int e = pwrite_all(w->fd, data, len, w->off);
+		if (e)
+			return w->werr = errno_error(w->rs, e, "write", w->e->m.name);
+	} else {
+		memcpy(w->buf + w->blen, data, len);
+		w->blen += len;
+	}
+	w->off += len;
+	return 0;
+}
+
+static int restore_content(worker *w, const hf_files_entry *e)
+{
+	restore *rs = w->rs;
+	const char *base;
+	int dirfd, rc;
+
+	w->reader_failed = 0;
+	if ((rc = open_parent(rs, &w->cache, e->m.name, &dirfd, &base)) < 0)
+		return rc;
+	if ((w->fd = openat(dirfd, base, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return errno_error(rs, errno, "open", e->m.name);
+	w->e = e;
+	w->off = 0;
+	w->blen = 0;
+	w->werr = 0;
+	rc = rs->r->read(rs->r, e->data_name, content_cb, w);
+	if (w->werr < 0)
+		rc = w->werr;
+	else if (rc < 0)
+		w->reader_failed = 1;
+	if (rc == 0 && (rc = flush(w)) == 0 && ftruncate(w->fd, (off_t)w->off) < 0)
+		rc = errno_error(rs, errno, "write", e->m.name);
+	if (rc == 0)
+		rc = apply_meta_fd(rs, w->fd, e);
+	if (close(w->fd) < 0 && rc == 0)
+		rc = errno_error(rs, errno, "write", e->m.name);
+	w->fd = -1;
+	if (rc == 0) {
+		pthread_mutex_lock(&rs->mu);
+		rs->st->files++;
+		rs->st->bytes += w->off;
+		pthread_mutex_unlock(&rs->mu);
+	}
+	return rc;
+}
+
+/* Damaged data with keep_going: remove the file and its other names, count it, carry on. */
+static void skip_damaged(worker *w, const hf_files_entry *e)
+{
+	restore *rs = w->rs;
+	const char *base;
+	char msg[1024];
+	uint64_t links = 0;
+	int dirfd;
+	snprintf(msg, sizeof(msg), "%s", hf_error_message());
+	hf_log_error("not restored: %s", msg);
+	for (size_t i = 0; i < rs->list.len; i++) {
+		const hf_files_entry *x = &rs->list.v[i];
+		if (x != e && !(x->m.type == HF_ENTRY_HARDLINK && !strcmp(x->m.link_target, e->m.name)))
+			continue;
+		if (open_parent(rs, &w->cache, x->m.name, &dirfd, &base) == 0 && unlinkat(dirfd, base, 0) == 0 && x != e)
+			links++;
+	}
+	pthread_mutex_lock(&rs->mu);
+	if (!rs->damaged++)
+		snprintf(rs->dmgmsg, sizeof(rs->dmgmsg), "%s", msg);
+	rs->st->errors++;
+	rs->st->files -= links;
+	pthread_mutex_unlock(&rs->mu);
+}
+
+static void record_failure(restore *rs, int rc)
+{
+	pthread_mutex_lock(&rs->mu);
+	if (!rs->err) {
+		const char *hint = hf_error_hint();
+		rs->err = rc;
+		snprintf(rs->errmsg, sizeof(rs->errmsg), "%s", hf_error_message());
+		snprintf(rs->errhint, sizeof(rs->errhint), "%s", hint ? hint : "");
+	}
+	pthread_mutex_unlock(&rs->mu);
+	atomic_store(&rs->stop, 1);
+}
+
+static void *worker_main(void *arg)
+{
+	worker *w = arg;
+	restore *rs = w->rs;
+	for (;;) {
+		const hf_files_entry *e;
+		int rc;
+		if (atomic_load(&rs->stop))
+			break;
+		pthread_mutex_lock(&rs->mu);
+		e = rs->next < rs->njobs ? &rs->list.v[rs->jobs[rs->next++].idx] : NULL;
+		pthread_mutex_unlock(&rs->mu);
+		if (!e)
+			break;
+		if ((rc = restore_content(w, e)) == 0)
+			continue;
+		if (rc == STOPPED)
+			break;
+		if (rs->keep_going && w->reader_failed && (rc == HF_ECORRUPT || rc == HF_ENOTFOUND)) {
+			skip_damaged(w, e);
+			continue;
+		}
+		record_failure(rs, rc);
+		break;
+	}
+	dircache_reset(&w->cache);
+	return NULL;
+}
+
+static int cmp_jobs(const void *a, const void *b)
+{
+	const job *x = a, *y = b;
+	if (x->size != y->size)
+		return x->size < y->size ? 1 : -1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int run_workers(restore *rs)
+{
+	worker *ws = NULL;
+	pthread_t *tids = NULL;
+	size_t n = (size_t)rs->threads, started = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < rs->list.len; i++)
+		if (rs->list.v[i].m.type == HF_ENTRY_FILE)
+			rs->njobs++;
+	if (!rs->njobs)
+		return 0;
+	if (!(rs->jobs = malloc(rs->njobs * sizeof(*rs->jobs))))
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	rs->njobs = 0;
+	for (size_t i = 0; i < rs->list.len; i++)
+		if (rs->list.v[i].m.type == HF_ENTRY_FILE)
+			rs->jobs[rs->njobs++] = (job){rs->list.v[i].m.size, i};
+	qsort(rs->jobs, rs->njobs, sizeof(*rs->jobs), cmp_jobs);
+	if (n > rs->njobs)
+		n = rs->njobs;
+	if (!(ws = calloc(n, sizeof(*ws))) || !(tids = calloc(n, sizeof(*tids)))) {
+		rc = hf_error_set(HF_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ws[i].rs = rs;
+		ws[i].cache.fd = -1;
+		ws[i].fd = -1;
+		if (!(ws[i].buf = malloc(HF_FILES_IO_BLOCK))) {
+			rc = hf_error_set(HF_ENOMEM, "out of memory");
+			goto done;
+		}
+	}
+	for (; started < n; started++)
+		if (pthread_create(&tids[started], NULL, worker_main, &ws[started]) != 0)
+			break;
+	if (!started)
+		worker_main(&ws[0]);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	if (rs->err) {
+		rc = hf_error_set(rs->err, "%s", rs->errmsg);
+		if (rs->errhint[0])
+			hf_error_set_hint("%s", rs->errhint);
+	}
+done:
+	for (size_t i = 0; ws && i < n; i++)
+		free(ws[i].buf);
+	free(ws);
+	free(tids);
+	return rc;
+}
+
+/* Directories last, deepest first, so that their mtimes and read-only modes stick. */
+static int finish_dirs(restore *rs)
+{
+	dircache c = {NULL, -1};
+	int rc = 0;
+	for (size_t i = rs->list.len; i-- > 0 && rc == 0;) {
+		const hf_files_entry *e = &rs->list.v[i];
+		const char *base;
+		int dirfd, fd;
+		if (e->m.type != HF_ENTRY_DIR)
+			continue;
+		if ((rc = open_parent(rs, &c, e->m.name, &dirfd, &base)) < 0)
+			break;
+		if ((fd = openat(dirfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+			rc = errno_error(rs, errno, "open directory", e->m.name);
+			break;
+		}
+		rc = apply_meta_fd(rs, fd, e);
+		close(fd);
+	}
+	dircache_reset(&c);
+	return rc;
+}
+
+static int create_all(restore *rs)
+{
+	dircache c = {NULL, -1}, lc = {NULL, -1};
+	int rc = 0;
+	for (size_t i = 0; i < rs->list.len && rc == 0; i++)
+		rc = create_entry(rs, &c, &lc, &rs->list.v[i]);
+	dircache_reset(&c);
+	dircache_reset(&lc);
+	return rc;
+}
+
+/* As root, owners are restored by name when the name exists here, else by number. */
+static void resolve_owners(restore *rs)
+{
+	hf_files_owners owners = HF_FILES_OWNERS_INIT;
+	if (!rs->is_root)
+		return;
+	for (size_t i = 0; i < rs->list.len; i++) {
+		hf_files_entry *e = &rs->list.v[i];
+		e->uid = hf_files_user_id(&owners, e->m.user, e->m.uid);
+		e->gid = hf_files_group_id(&owners, e->m.group, e->m.gid);
+	}
+	hf_files_owners_free(&owners);
+}
+
+int hf_files_restore(hf_snapshot_reader *r, const char *target_dir, const hf_files_restore_opts *o,
+		     hf_files_stats *stats)
+{
+	restore rs;
+	hf_files_stats local = {0};
+	int rc;
+
+	if (!target_dir || !*target_dir)
+		return hf_error_set(HF_EUSAGE, "no target directory to restore into");
+	memset(&rs, 0, sizeof(rs));
+	rs.r = r;
+	rs.target = target_dir;
+	rs.rootfd = -1;
+	rs.st = stats ? stats : &local;
+	rs.overwrite = o && o->overwrite;
+	rs.keep_going = o && o->keep_going;
+	rs.threads = o && o->threads > 0 ? (o->threads > MAX_THREADS ? MAX_THREADS : o->threads) : 2;
+	rs.is_root = geteuid() == 0;
+	atomic_init(&rs.stop, 0);
+	pthread_mutex_init(&rs.mu, NULL);
+
+	if ((rc = hf_files_list_load(&rs.list, r, o ? o->include : NULL, o ? o->ninclude : 0)) < 0)
+		goto done;
+	if ((rc = hf_fs_mkdir_p(target_dir, 0700)) < 0)
+		goto done;
+	if ((rs.rootfd = open(target_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		rc = hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to open directory '%s'", target_dir);
+		goto done;
+	}
+	resolve_owners(&rs);
+	if ((!rs.overwrite && (rc = check_existing(&rs)) < 0) || (rc = create_all(&rs)) < 0 ||
+	    (rc = run_workers(&rs)) < 0 || (rc = finish_dirs(&rs)) < 0)
+		goto done;
+	if (rs.damaged)
+		rc = hf_error_set(HF_ECORRUPT, "%llu file(s) in '%s' could not be restored from damaged data; first: %s",
+				  (unsigned long long)rs.damaged, target_dir, rs.dmgmsg);
+done:
+	if (rs.rootfd >= 0)
+		close(rs.rootfd);
+	free(rs.jobs);
+	hf_files_list_free(&rs.list);
+	pthread_mutex_destroy(&rs.mu);
+	return rc;
+}

@@ -1,0 +1,475 @@
+/* Tar import (any format and compression libarchive reads) into a sink and pax tar export from a
+ * snapshot reader. The only file that includes <archive.h>. */
+#include "source/files/internal.h"
+#include "util/error.h"
+#include "util/log.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TAR_READ_BLOCK ((size_t)1 << 20)
+
+/* libarchive reports system errors through archive_errno; everything else is a format problem. */
+static int archive_code(struct archive *a, int otherwise)
+{
+	int e = archive_errno(a);
+	if (e == ENOSPC || e == EDQUOT || e == ENOMEM || e == ENOENT || e == EACCES || e == EIO || e == EPIPE)
+		return e == EACCES || e == EPIPE ? HF_EIO : hf_error_from_errno(e);
+	return otherwise;
+}
+
+static const char *archive_msg(struct archive *a)
+{
+	const char *s = archive_error_string(a);
+	int e = archive_errno(a);
+	if (s && *s && strcmp(s, "Write error") != 0)
+		return s;
+	return e > 0 ? strerror(e) : "unknown error";
+}
+
+/* --- import ------------------------------------------------------------------------------- */
+
+typedef struct importer {
+	struct archive *a;
+	hf_sink *sink;
+	hf_files_stats *st;
+	hf_files_tree tree;
+	const char *label;
+	char origin[1100];
+	void *buf;
+} importer;
+
+static int read_failed(importer *im)
+{
+	return hf_error_set(archive_code(im->a, HF_ECORRUPT), "unable to read tar archive '%s': %s", im->label,
+			    archive_msg(im->a));
+}
+
+/* A normalized copy of an archive name, rejecting ".." components. */
+static int archive_name(importer *im, const char *raw, const char *what, char **out)
+{
+	char *n;
+	if (!raw)
+		return hf_error_set(HF_ECORRUPT, "%s has an entry without a readable %s", im->origin, what);
+	if (!(n = strdup(raw)))
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	if (hf_files_name_normalize(n) < 0) {
+		free(n);
+		return hf_error_set(HF_ECORRUPT, "unsafe entry '%s' in %s: '..' is not allowed", raw, im->origin);
+	}
+	*out = n;
+	return 0;
+}
+
+static const char *entry_path(struct archive_entry *ae)
+{
+	const char *p = archive_entry_pathname(ae);
+	return p ? p : archive_entry_pathname_utf8(ae);
+}
+
+/* Type of the entry; 0 for entries that are skipped (sockets, unknown). */
+static hf_entry_type entry_type(struct archive_entry *ae)
+{
+	if (archive_entry_hardlink(ae) || archive_entry_hardlink_utf8(ae))
+		return HF_ENTRY_HARDLINK;
+	switch (archive_entry_filetype(ae)) {
+	case AE_IFREG: return HF_ENTRY_FILE;
+	case AE_IFDIR: return HF_ENTRY_DIR;
+	case AE_IFLNK: return HF_ENTRY_SYMLINK;
+	case AE_IFIFO: return HF_ENTRY_FIFO;
+	case AE_IFCHR: return HF_ENTRY_CHR;
+	case AE_IFBLK: return HF_ENTRY_BLK;
+	default: return (hf_entry_type)0;
+	}
+}
+
+/* The hardlink's target, resolved to the first name of the inode (an earlier FILE entry). */
+static int hardlink_target(importer *im, const char *name, struct archive_entry *ae, char **out)
+{
+	const char *raw = archive_entry_hardlink(ae);
+	hf_files_map_slot *s;
+	char *t = NULL;
+	int rc;
+	if ((rc = archive_name(im, raw ? raw : archive_entry_hardlink_utf8(ae), "link target", &t)) < 0)
+		return rc;
+	s = hf_files_map_get(&im->tree.names, t);
+	if (s && s->num == HF_ENTRY_HARDLINK && s->val) {
+		char *first = strdup(s->val);
+		free(t);
+		if (!(t = first))
+			return hf_error_set(HF_ENOMEM, "out of memory");
+		s = hf_files_map_get(&im->tree.names, t);
+	}
+	if (!s || s->num != HF_ENTRY_FILE) {
+		rc = hf_error_set(HF_ECORRUPT, "hardlink '%s' in %s points to '%s', which is not an earlier file", name,
+				  im->origin, t);
+		free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+static int copy_data(importer *im, uint64_t *total)
+{
+	int rc;
+	for (;;) {
+		la_ssize_t n = archive_read_data(im->a, im->buf, TAR_READ_BLOCK);
+		if (n < 0)
+			return read_failed(im);
+		if (n == 0)
+			return 0;
+		if ((rc = im->sink->entry_write(im->sink, im->buf, (size_t)n)) < 0)
+			return rc;
+		*total += (uint64_t)n;
+	}
+}
+
+static int import_entry(importer *im, struct archive_entry *ae)
+{
+	hf_entry_meta m;
+	char *name = NULL, *target = NULL;
+	uint64_t total = 0;
+	int rc, skip = 0;
+
+	if ((rc = archive_name(im, entry_path(ae), "name", &name)) < 0)
+		return rc;
+	memset(&m, 0, sizeof(m));
+	m.name = name;
+	if (!*name)
+		goto done; /* the archive root, "./" */
+	if (!(m.type = entry_type(ae))) {
+		hf_log_warn("skipping '%s' in %s: unsupported file type", name, im->origin);
+		im->st->warnings++;
+		goto done;
+	}
+	if (m.type == HF_ENTRY_HARDLINK && (rc = hardlink_target(im, name, ae, &target)) < 0)
+		goto done;
+	if (m.type == HF_ENTRY_SYMLINK) {
+		const char *t = archive_entry_symlink(ae);
+		if (!(t = t ? t : archive_entry_symlink_utf8(ae)) || !(target = strdup(t))) {
+			rc = t ? hf_error_set(HF_ENOMEM, "out of memory")
+			       : hf_error_set(HF_ECORRUPT, "symlink '%s' in %s has no target", name, im->origin);
+			goto done;
+		}
+	}
+	m.link_target = target;
+	m.mode = (uint32_t)archive_entry_perm(ae) & 07777;
+	m.uid = (uint32_t)archive_entry_uid(ae);
+	m.gid = (uint32_t)archive_entry_gid(ae);
+	m.user = archive_entry_uname(ae);
+	m.group = archive_entry_gname(ae);
+	if (archive_entry_mtime_is_set(ae))
+		m.mtime_ns = (int64_t)archive_entry_mtime(ae) * 1000000000 + archive_entry_mtime_nsec(ae);
+	if (m.type == HF_ENTRY_FILE)
+		m.size = archive_entry_size_is_set(ae) ? (uint64_t)archive_entry_size(ae) : 0;
+	if (m.type == HF_ENTRY_CHR || m.type == HF_ENTRY_BLK)
+		m.rdev = (uint64_t)archive_entry_rdev(ae);
+	if ((rc = hf_files_tree_add(&im->tree, im->sink, &m, im->origin, im->st, &skip)) < 0 || skip)
+		goto done;
+	if ((rc = im->sink->entry_begin(im->sink, &m)) < 0 ||
+	    (m.type == HF_ENTRY_FILE && (rc = copy_data(im, &total)) < 0) || (rc = im->sink->entry_end(im->sink)) < 0)
+		goto done;
+	if (m.type == HF_ENTRY_DIR)
+		im->st->dirs++;
+	else
+		im->st->files++;
+	im->st->bytes += total;
+done:
+	free(name);
+	free(target);
+	return rc;
+}
+
+/* Formats libarchive detects, except mtree: an mtree "archive" names files on this machine and
+ * reading it would pull their content into the backup. */
+static void support_formats(struct archive *a)
+{
+	archive_read_support_format_7zip(a);
+	archive_read_support_format_ar(a);
+	archive_read_support_format_cab(a);
+	archive_read_support_format_cpio(a);
+	archive_read_support_format_empty(a);
+	archive_read_support_format_iso9660(a);
+	archive_read_support_format_lha(a);
+	archive_read_support_format_rar(a);
+	archive_read_support_format_rar5(a);
+	archive_read_support_format_tar(a);
+	archive_read_support_format_warc(a);
+	archive_read_support_format_xar(a);
+	archive_read_support_format_zip(a);
+}
+
+int hf_tar_import(const char *path_or_dash, hf_sink *sink, hf_files_stats *stats)
+{
+	importer im;
+	hf_files_stats local = {0};
+	struct archive_entry *ae;
+	int rc = 0, is_stdin = path_or_dash && !strcmp(path_or_dash, "-");
+
+	if (!path_or_dash || !*path_or_dash)
+		return hf_error_set(HF_EUSAGE, "no tar archive to import");
+	memset(&im, 0, sizeof(im));
+	im.sink = sink;
+	im.st = stats ? stats : &local;
+	im.label = is_stdin ? "standard input" : path_or_dash;
+	snprintf(im.origin, sizeof(im.origin), "tar archive '%s'", im.label);
+	if (!(im.buf = malloc(TAR_READ_BLOCK)) || !(im.a = archive_read_new())) {
+		rc = hf_error_set(HF_ENOMEM, "out of memory");
+		goto done;
+	}
+	archive_read_support_filter_all(im.a);
+	support_formats(im.a);
+	if ((is_stdin ? archive_read_open_fd(im.a, STDIN_FILENO, TAR_READ_BLOCK)
+		      : archive_read_open_filename(im.a, path_or_dash, TAR_READ_BLOCK)) != ARCHIVE_OK) {
+		rc = hf_error_set(archive_code(im.a, HF_ECORRUPT), "unable to open tar archive '%s': %s", im.label,
+				  archive_msg(im.a));
+		goto done;
+	}
+	for (;;) {
+		int r = archive_read_next_header(im.a, &ae);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r == ARCHIVE_WARN) {
+			hf_log_warn("%s: %s", im.origin, archive_msg(im.a));
+			im.st->warnings++;
+		} else if (r != ARCHIVE_OK) {
+			rc = read_failed(&im);
+			goto done;
+		}
+		if ((rc = import_entry(&im, ae)) < 0)
+			goto done;
+	}
+done:
+	if (im.a)
+		archive_read_free(im.a);
+	hf_files_tree_free(&im.tree);
+	free(im.buf);
+	return rc;
+}
+
+/* --- export ------------------------------------------------------------------------------- */
+
+typedef struct exporter {
+	struct archive *a;
+	hf_snapshot_reader *r;
+	const char *label;
+	hf_files_stats *st;
+	/* current file */
+	const char *name;
+	uint64_t size, written;
+	int err;
+} exporter;
+
+static int write_failed(exporter *ex)
+{
+	return hf_error_set(archive_code(ex->a, HF_EIO), "unable to write tar to '%s': %s", ex->label,
+			    archive_msg(ex->a));
+}
+
+static int utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
+		if (n < 0)
+			return 0;
+		p++;
+		while (n--)
+			if ((*p++ & 0xc0) != 0x80)
+				return 0;
+	}
+	return 1;
+}
+
+/* Names are bytes; valid UTF-8 is declared as such, anything else is written as binary. */
+static void set_str(struct archive_entry *ae, const char *s,
+		    void (*utf8)(struct archive_entry *, const char *),
+		    void (*raw)(struct archive_entry *, const char *))
+{
+	if (s)
+		(utf8_valid(s) ? utf8 : raw)(ae, s);
+}
+
+static void fill_entry(struct archive_entry *ae, const hf_files_entry *e)
+{
+	const hf_entry_meta *m = &e->m;
+	static const unsigned types[] = {0, AE_IFREG, AE_IFDIR, AE_IFLNK, AE_IFREG, AE_IFIFO, AE_IFCHR, AE_IFBLK};
+	int64_t sec = m->mtime_ns / 1000000000, nsec = m->mtime_ns % 1000000000;
+	if (nsec < 0) {
+		sec--;
+		nsec += 1000000000;
+	}
+	archive_entry_clear(ae);
+	set_str(ae, m->name, archive_entry_set_pathname_utf8, archive_entry_copy_pathname);
+	archive_entry_set_filetype(ae, types[m->type]);
+	archive_entry_set_perm(ae, (mode_t)(m->mode & 07777));
+	archive_entry_set_uid(ae, m->uid);
+	archive_entry_set_gid(ae, m->gid);
+	set_str(ae, m->user, archive_entry_set_uname_utf8, archive_entry_copy_uname);
+	set_str(ae, m->group, archive_entry_set_gname_utf8, archive_entry_copy_gname);
+	archive_entry_set_mtime(ae, (time_t)sec, (long)nsec);
+	archive_entry_set_size(ae, m->type == HF_ENTRY_FILE ? (la_int64_t)m->size : 0);
+	if (m->type == HF_ENTRY_SYMLINK)
+		set_str(ae, m->link_target, archive_entry_set_symlink_utf8, archive_entry_copy_symlink);
+	if (m->type == HF_ENTRY_HARDLINK)
+		set_str(ae, m->link_target, archive_entry_set_hardlink_utf8, archive_entry_copy_hardlink);
+	if (m->type == HF_ENTRY_CHR || m->type == HF_ENTRY_BLK)
+		archive_entry_set_rdev(ae, (dev_t)m->rdev);
+}
+
+static int export_data(const void *data, size_t len, void *payload)
+{
+	exporter *ex = payload;
+	if (len > ex->size - ex->written)
+		return ex->err = hf_error_set(HF_ECORRUPT, "content of '%s' is longer than its recorded size %llu",
+					      ex->name, (unsigned long long)ex->size);
+	if (len && archive_write_data(ex->a, data, len) != (la_ssize_t)len)
+		return ex->err = write_failed(ex);
+	ex->written += len;
+	return 0;
+}
+
+static int export_entry(exporter *ex, struct archive_entry *ae, const hf_files_entry *e)
+{
+	int r, rc;
+	fill_entry(ae, e);
+	r = archive_write_header(ex->a, ae);
+	if (r == ARCHIVE_WARN) {
+		hf_log_warn("tar '%s', entry '%s': %s", ex->label, e->m.name, archive_msg(ex->a));
+		ex->st->warnings++;
+	} else if (r != ARCHIVE_OK) {
+		return write_failed(ex);
+	}
+	if (e->m.type == HF_ENTRY_DIR)
+		ex->st->dirs++;
+	else
+		ex->st->files++;
+	if (e->m.type != HF_ENTRY_FILE)
+		return 0;
+	ex->name = e->m.name;
+	ex->size = e->m.size;
+	ex->written = 0;
+	ex->err = 0;
+	rc = ex->r->read(ex->r, e->data_name, export_data, ex);
+	if (ex->err < 0)
+		return ex->err;
+	if (rc < 0)
+		return rc;
+	if (ex->written != ex->size)
+		return hf_error_set(HF_ECORRUPT, "content of '%s' is %llu bytes, its recorded size is %llu", e->m.name,
+				    (unsigned long long)ex->written, (unsigned long long)ex->size);
+	ex->st->bytes += ex->written;
+	return 0;
+}
+
+/* Opens the output; *created tells whether a failed export should remove it. */
+static int open_output(const char *path, int overwrite, int *fd_out, int *created)
+{
+	struct stat st;
+	int fd;
+	*created = 0;
+	if (!strcmp(path, "-")) {
+		*fd_out = STDOUT_FILENO;
+		return 0;
+	}
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		/* A device or pipe: write into it, never replace or remove it. */
+		if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+			return hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to open '%s'", path);
+		*fd_out = fd;
+		return 0;
+	}
+	if (overwrite && unlink(path) < 0 && errno != ENOENT)
+		return hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to replace '%s'", path);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+		if (errno == EEXIST) {
+			hf_error_set(HF_EEXISTS, "'%s' already exists", path);
+			hf_error_set_hint("choose another file or allow overwriting it");
+			return HF_EEXISTS;
+		}
+		return hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to create '%s'", path);
+	}
+	*fd_out = fd;
+	*created = 1;
+	return 0;
+}
+
+static int export_all(exporter *ex, const hf_files_list *l, int fd)
+{
+	struct archive_entry *ae = NULL;
+	int rc = 0;
+	if (!(ex->a = archive_write_new()) || !(ae = archive_entry_new())) {
+		rc = hf_error_set(HF_ENOMEM, "out of memory");
+		goto done;
+	}
+	if (archive_write_set_format_pax_restricted(ex->a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(ex->a, 64 * 1024) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(ex->a, 10240) != ARCHIVE_OK ||
+	    archive_write_open_fd(ex->a, fd) != ARCHIVE_OK) {
+		rc = write_failed(ex);
+		goto done;
+	}
+	for (size_t i = 0; i < l->len && rc == 0; i++)
+		rc = export_entry(ex, ae, &l->v[i]);
+	if (rc == 0 && archive_write_close(ex->a) != ARCHIVE_OK)
+		rc = write_failed(ex);
+done:
+	archive_entry_free(ae);
+	if (ex->a)
+		archive_write_free(ex->a);
+	ex->a = NULL;
+	return rc;
+}
+
+int hf_tar_export(hf_snapshot_reader *r, const char *path_or_dash, const hf_files_restore_opts *o,
+		  hf_files_stats *stats)
+{
+	hf_files_list l = HF_FILES_LIST_INIT;
+	hf_files_stats local = {0};
+	exporter ex;
+	sigset_t pipe_set, old_set, pending;
+	int rc, fd = -1, created = 0, was_pending;
+
+	if (!path_or_dash || !*path_or_dash)
+		return hf_error_set(HF_EUSAGE, "no tar file to export to");
+	memset(&ex, 0, sizeof(ex));
+	ex.r = r;
+	ex.st = stats ? stats : &local;
+	ex.label = strcmp(path_or_dash, "-") ? path_or_dash : "standard output";
+	if ((rc = hf_files_list_load(&l, r, o ? o->include : NULL, o ? o->ninclude : 0)) < 0)
+		return rc;
+	if ((rc = open_output(path_or_dash, o && o->overwrite, &fd, &created)) < 0)
+		goto done;
+	/* A closed pipe must become an EPIPE error, not a SIGPIPE that kills the process. */
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	sigpending(&pending);
+	was_pending = sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+	rc = export_all(&ex, &l, fd);
+	if (!was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+		struct timespec zero = {0, 0};
+		(void)sigtimedwait(&pipe_set, NULL, &zero);
+	}
+	pthread_sigmask(SIG_SETMASK, &old_set, NULL);
+	if (rc == 0 && created && fsync(fd) < 0)
+		rc = hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to write tar to '%s'", ex.label);
+	if (fd != STDOUT_FILENO && close(fd) < 0 && rc == 0)
+		rc = hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to write tar to '%s'", ex.label);
+	if (rc < 0 && created)
+		unlink(path_or_dash);
+done:
+	hf_files_list_free(&l);
+	return rc;
+}

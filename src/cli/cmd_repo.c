@@ -106,7 +106,8 @@ static int key_list(cli *c, hf_repo *r)
 	int rc;
 	if ((rc = hf_key_list(r, &k, &n)) < 0)
 		return cli_fail(rc, NULL);
-	qsort(k, n, sizeof(*k), cmp_keys);
+	if (n > 1)
+		qsort(k, n, sizeof(*k), cmp_keys);
 	if (c->json) {
 		json_t *a = json_array();
 		for (size_t i = 0; i < n; i++)

@@ -1,5 +1,6 @@
 /* hf_backup: one tenant, one source, one snapshot; and a per-tenant run lock. */
 #include "ops/builder.h"
+#include "ops/reader.h"
 #include "ops/snapshots.h"
 #include "source/files/files.h"
 #include "source/postgres/pg.h"
@@ -78,11 +79,13 @@ static int run_pg(const hf_backup_options *o, const hf_tenant *t, hf_sink *sink,
 	switch (o->pg->model) {
 	case HF_PG_ISOLATION_DATABASE:
 		spec.model = HF_PG_MODEL_DATABASE;
-		snprintf(label, lcap, "database %s", o->pg->database ? o->pg->database : "(from dsn)");
+		if (!o->label)
+			snprintf(label, lcap, "database %s", o->pg->database ? o->pg->database : "(from dsn)");
 		break;
 	case HF_PG_ISOLATION_SCHEMA:
 		spec.model = HF_PG_MODEL_SCHEMA;
-		snprintf(label, lcap, "schema %s", o->pg->schema ? o->pg->schema : "?");
+		if (!o->label)
+			snprintf(label, lcap, "schema %s", o->pg->schema ? o->pg->schema : "?");
 		break;
 	case HF_PG_ISOLATION_ROWS:
 		spec.model = HF_PG_MODEL_ROWS;
@@ -92,8 +95,9 @@ static int run_pg(const hf_backup_options *o, const hf_tenant *t, hf_sink *sink,
 		joins = split_csv(o->pg->joins, &spec.n_join_paths);
 		spec.tables = (const char *const *)tables;
 		spec.join_paths = (const char *const *)joins;
-		snprintf(label, lcap, "rows %s.%s=%s", spec.schema ? spec.schema : "public",
-			 spec.tenant_column ? spec.tenant_column : "?", spec.tenant_value);
+		if (!o->label)
+			snprintf(label, lcap, "rows %s.%s=%s", spec.schema ? spec.schema : "public",
+				 spec.tenant_column ? spec.tenant_column : "?", spec.tenant_value);
 		break;
 	default:
 		return hf_error_set(HF_EUSAGE, "postgres source of tenant '%s' has no isolation model", t->id);
@@ -104,29 +108,37 @@ static int run_pg(const hf_backup_options *o, const hf_tenant *t, hf_sink *sink,
 	return rc;
 }
 
-static int run_source(const hf_backup_options *o, const hf_tenant *t, hf_sink *sink, char *source, char *label,
-		      size_t lcap, uint64_t *warnings)
+/* The snapshot's source kind and a label; for paths the label also selects the parent snapshot. */
+static void describe(const hf_backup_options *o, char *source, char *label, size_t lcap)
+{
+	size_t used = 0;
+	snprintf(source, 16, "%s", o->pg ? "postgres" : "files");
+	label[0] = '\0';
+	if (o->label)
+		snprintf(label, lcap, "%s", o->label);
+	else if (o->tar_file)
+		snprintf(label, lcap, "tar %s", o->tar_file);
+	else if (o->use_stdin)
+		snprintf(label, lcap, "stdin %s", o->stdin_name);
+	else
+		for (size_t i = 0; i < o->npaths && used < lcap; i++)
+			used += (size_t)snprintf(label + used, lcap - used, "%s%s", i ? " " : "", o->paths[i]);
+}
+
+static int run_source(const hf_backup_options *o, const hf_tenant *t, hf_sink *sink, char *label, size_t lcap,
+		      uint64_t *warnings)
 {
 	hf_files_stats st;
 	hf_files_backup_opts fo;
 	int rc;
 	memset(&st, 0, sizeof(st));
-	if (o->pg) {
-		snprintf(source, 16, "postgres");
+	if (o->pg)
 		return run_pg(o, t, sink, label, lcap);
-	}
-	snprintf(source, 16, "files");
 	if (o->tar_file) {
-		snprintf(label, lcap, "tar %s", o->tar_file);
 		rc = hf_tar_import(o->tar_file, sink, &st);
 	} else if (o->use_stdin) {
-		snprintf(label, lcap, "stdin %s", o->stdin_name);
 		rc = hf_stdin_import(0, o->stdin_name, sink, &st);
 	} else {
-		size_t used = 0;
-		label[0] = '\0';
-		for (size_t i = 0; i < o->npaths && used < lcap; i++)
-			used += (size_t)snprintf(label + used, lcap - used, "%s%s", i ? " " : "", o->paths[i]);
 		memset(&fo, 0, sizeof(fo));
 		fo.excludes = o->excludes;
 		fo.nexcludes = o->nexcludes;
@@ -134,6 +146,35 @@ static int run_source(const hf_backup_options *o, const hf_tenant *t, hf_sink *s
 	}
 	*warnings = st.warnings;
 	return rc;
+}
+
+/* The newest earlier snapshot of the same source and label is the parent; for paths its tree lets
+ * unchanged files skip reading. Failing to load it only costs speed. */
+static void load_parent(hf_repo *r, const hf_tenant *t, const hf_backup_options *o, const char *source,
+			const char *label, hf_index *ix, hf_manifest *parent, hf_node **tree)
+{
+	hf_snaprow *rows = NULL;
+	size_t n = 0;
+	const char *id = NULL;
+	if (hf_ops_snapshot_rows(r, t, &rows, &n) < 0)
+		return;
+	for (size_t i = n; i-- > 0 && !id;)
+		if (!strcmp(rows[i].source, source) && !strcmp(rows[i].label, label))
+			id = rows[i].id;
+	if (id && hf_manifest_load(r, t, id, parent) == 0 && o->npaths) {
+		hf_node *root = hf_node_new("", HF_ENTRY_DIR);
+		if (root) {
+			memcpy(root->hash, parent->tree, HF_ID_BYTES);
+			root->has_hash = 1;
+			if (hf_reader_load_tree(r, t, ix, root) == 0)
+				*tree = root;
+			else {
+				hf_log_warn("previous snapshot unreadable, reading every file: %s", hf_error_message());
+				hf_node_free(root);
+			}
+		}
+	}
+	hf_ops_snaprows_free(rows, n);
 }
 
 static int check_options(const hf_backup_options *o)
@@ -153,9 +194,8 @@ int hf_backup(hf_repo *r, const hf_backup_options *o, hf_backup_result *out)
 	hf_tenant *t = NULL;
 	hf_index *ix = NULL;
 	hf_builder *b = NULL;
+	hf_node *parent_tree = NULL;
 	hf_manifest m, parent;
-	hf_snaprow *rows = NULL;
-	size_t nrows = 0;
 	char source[16] = "", label[1024] = "", host[256] = "";
 	uint64_t warnings = 0;
 	double start = hf_clock_mono();
@@ -165,25 +205,20 @@ int hf_backup(hf_repo *r, const hf_backup_options *o, hf_backup_result *out)
 	memset(&parent, 0, sizeof(parent));
 	if ((rc = check_options(o)) < 0 || (rc = hf_tenant_load(r, o->tenant, &t)) < 0)
 		return rc;
+	describe(o, source, label, sizeof(label));
 	if ((rc = hf_ops_tenant_lock(r, t, &lockfd)) < 0)
 		goto done;
 	if ((rc = hf_index_new(&ix)) < 0 || (rc = hf_index_load(ix, r, t, warn_bad_index, NULL)) < 0)
 		goto done;
-	if ((rc = hf_builder_new(&b, r, t, ix, o->progress, o->progress_payload)) < 0)
+	load_parent(r, t, o, source, label, ix, &parent, &parent_tree);
+	if ((rc = hf_builder_new(&b, r, t, ix, parent_tree, o->progress, o->progress_payload)) < 0)
 		goto done;
-	if ((rc = run_source(o, t, hf_builder_sink(b), source, label, sizeof(label), &warnings)) < 0) {
+	if ((rc = run_source(o, t, hf_builder_sink(b), label, sizeof(label), &warnings)) < 0) {
 		hf_builder_abort(b); /* keep what landed indexed, so the next run reuses it */
 		goto fail;
 	}
-	/* The parent is the newest earlier snapshot of the same source (informational). */
-	if (hf_ops_snapshot_rows(r, t, &rows, &nrows) == 0) {
-		for (size_t i = nrows; i-- > 0;)
-			if (!strcmp(rows[i].source, source)) {
-				memcpy(m.parent, rows[i].id, sizeof(m.parent));
-				break;
-			}
-	}
 	gethostname(host, sizeof(host) - 1);
+	memcpy(m.parent, parent.id, sizeof(m.parent));
 	m.tenant = t->id;
 	m.tier = t->tier;
 	m.source = source;
@@ -215,8 +250,9 @@ done:
 	/* borrowed strings must not be freed by hf_manifest_clear */
 	m.tenant = m.tier = m.source = m.label = m.hostname = NULL;
 	hf_manifest_clear(&m);
-	hf_ops_snaprows_free(rows, nrows);
+	hf_manifest_clear(&parent);
 	hf_builder_free(b);
+	hf_node_free(parent_tree);
 	hf_index_free(ix);
 	if (lockfd >= 0)
 		close(lockfd);

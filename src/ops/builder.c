@@ -1,5 +1,7 @@
-/* The snapshot builder: chunk -> id -> dedup on the calling thread; compress -> seal -> pack -> store
- * on worker threads. In-flight data is bounded; the first worker error stops the backup. */
+/* The snapshot builder. The calling thread only reads and cuts chunks; worker threads hash, deduplicate,
+ * compress, seal and pack them; storer threads write full packs. Chunk ids land in a stable arena and
+ * are attached to their files when the snapshot is committed. In-flight data is bounded; the first
+ * error stops the backup. Unchanged files (same size, mtime, ctime, inode) reuse the parent's chunks. */
 #include "ops/builder.h"
 #include "compress/compress.h"
 #include "repo/pack.h"
@@ -13,15 +15,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_INFLIGHT (32u * 1024 * 1024)
+#define MAX_INFLIGHT (24u * 1024 * 1024)
 #define INDEX_FLUSH_PACKS 8
+#define ARENA_BLOCK 65536 /* ids per arena block */
+#define MAX_QUEUED_PACKS 2
 
 typedef struct job {
 	struct job *next;
 	hf_index_entry e;
 	uint8_t *data;
 	size_t len;
+	uint8_t *id_slot; /* data chunks: where the worker writes the id; NULL when e.id is already set */
 } job;
+
+typedef struct pack_job {
+	struct pack_job *next;
+	hf_pack_builder pack;
+} pack_job;
 
 struct hf_builder {
 	hf_sink sink; /* first member: the sink handed to sources */
@@ -30,9 +40,11 @@ struct hf_builder {
 	hf_index *ix;
 	hf_chunker chunker;
 	hf_node *root, *cur;
-	hf_hash_state fh; /* per-file hash over chunk ids */
+	hf_node *parent;  /* previous snapshot's tree, for unchanged files (may be NULL) */
 	hf_buf window;
 	uint64_t file_bytes;
+	uint8_t (**arena)[HF_ID_BYTES]; /* blocks of ARENA_BLOCK ids, stable addresses */
+	size_t arena_blocks, arena_used;
 
 	/* queue */
 	pthread_mutex_t mu;
@@ -46,9 +58,14 @@ struct hf_builder {
 	pthread_t *workers;
 	int nworkers;
 
-	/* packing */
+	/* packing and storing */
 	pthread_mutex_t pack_mu, flush_mu;
 	hf_pack_builder pack;
+	pthread_cond_t cv_packs, cv_pack_space;
+	pack_job *phead, *ptail;
+	int npacks_queued, pbusy, pclosing;
+	pthread_t *storers;
+	int nstorers;
 
 	/* result */
 	int64_t recovery_ns;
@@ -69,6 +86,7 @@ static void set_error(hf_builder *b, int rc)
 	}
 	pthread_cond_broadcast(&b->cv_space);
 	pthread_cond_broadcast(&b->cv_idle);
+	pthread_cond_broadcast(&b->cv_pack_space);
 	pthread_mutex_unlock(&b->mu);
 }
 
@@ -114,7 +132,81 @@ static int store_pack(hf_builder *b, hf_pack_builder *p)
 	return rc;
 }
 
-/* Compress (when it pays), seal and append one blob to the shared pack. */
+/* Queue a full pack for the storer threads (blocks while too many are queued). */
+static int queue_pack(hf_builder *b, hf_pack_builder *full)
+{
+	pack_job *pj = calloc(1, sizeof(*pj));
+	if (!pj) {
+		hf_pack_builder_free(full);
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	}
+	pj->pack = *full;
+	pthread_mutex_lock(&b->mu);
+	while (b->npacks_queued >= MAX_QUEUED_PACKS && !b->err)
+		pthread_cond_wait(&b->cv_pack_space, &b->mu);
+	if (b->ptail)
+		b->ptail->next = pj;
+	else
+		b->phead = pj;
+	b->ptail = pj;
+	b->npacks_queued++;
+	pthread_cond_signal(&b->cv_packs);
+	pthread_mutex_unlock(&b->mu);
+	return 0;
+}
+
+static void *storer_main(void *arg)
+{
+	hf_builder *b = arg;
+	for (;;) {
+		pack_job *pj;
+		int rc;
+		pthread_mutex_lock(&b->mu);
+		while (!b->phead && !b->pclosing)
+			pthread_cond_wait(&b->cv_packs, &b->mu);
+		if (!b->phead) {
+			pthread_mutex_unlock(&b->mu);
+			break;
+		}
+		pj = b->phead;
+		b->phead = pj->next;
+		if (!b->phead)
+			b->ptail = NULL;
+		b->npacks_queued--;
+		b->pbusy++;
+		pthread_cond_broadcast(&b->cv_pack_space);
+		pthread_mutex_unlock(&b->mu);
+
+		if (!b->err && (rc = store_pack(b, &pj->pack)) < 0)
+			set_error(b, rc);
+		hf_pack_builder_free(&pj->pack);
+		free(pj);
+
+		pthread_mutex_lock(&b->mu);
+		b->pbusy--;
+		pthread_cond_broadcast(&b->cv_idle);
+		pthread_mutex_unlock(&b->mu);
+	}
+	return NULL;
+}
+
+/* Large chunks are sampled first: incompressible data (media, archives, encrypted files) is stored
+ * without paying for a full compression pass. */
+static int worth_compressing(hf_zctx *z, hf_buf *zbuf, const uint8_t *data, size_t len)
+{
+	const size_t sample = 32u * 1024;
+	size_t zl = 0;
+	if (len < 8 * sample)
+		return 1;
+	zbuf->len = 0;
+	if (hf_buf_reserve(zbuf, hf_zstd_bound(sample)) < 0)
+		return 1;
+	if (hf_zstd_compress(z, zbuf->data, zbuf->cap, &zl, data + len / 2 - sample / 2, sample) < 0)
+		return 1;
+	return zl < sample - sample / 16;
+}
+
+/* Hash, deduplicate, compress (when it pays), seal and append one blob to the shared pack. */
 static int process_job(hf_builder *b, job *j, hf_zctx *z, hf_buf *zbuf, hf_buf *sealed)
 {
 	const uint8_t *data = j->data;
@@ -123,8 +215,18 @@ static int process_job(hf_builder *b, job *j, hf_zctx *z, hf_buf *zbuf, hf_buf *
 	uint8_t *where;
 	int rc = 0, have_full = 0;
 
+	if (j->id_slot) {
+		hf_mac(j->e.id, j->data, j->len, b->t->keys->mac);
+		memcpy(j->id_slot, j->e.id, HF_ID_BYTES);
+		if (hf_index_reserve(b->ix, j->e.id, j->e.type, (uint32_t)len) == 0)
+			return 0; /* the tenant already has it */
+		pthread_mutex_lock(&b->mu);
+		b->new_chunks++;
+		b->new_bytes += len;
+		pthread_mutex_unlock(&b->mu);
+	}
 	j->e.comp = HF_COMP_NONE;
-	if (b->r->compression > 0 && len > 64) {
+	if (b->r->compression > 0 && len > 64 && worth_compressing(z, zbuf, data, len)) {
 		zbuf->len = 0;
 		if ((rc = hf_buf_reserve(zbuf, hf_zstd_bound(len))) < 0)
 			return rc;
@@ -146,16 +248,14 @@ static int process_job(hf_builder *b, job *j, hf_zctx *z, hf_buf *zbuf, hf_buf *
 	if (rc == 0 && (rc = hf_pack_add(&b->pack, &j->e, len + HF_AEAD_OVERHEAD, &where)) == 0) {
 		memcpy(where, sealed->data, len + HF_AEAD_OVERHEAD);
 		if (b->pack.buf.len >= b->r->config.pack_size) {
-			full = b->pack; /* hand the full pack to this thread; start a fresh one */
+			full = b->pack; /* hand the full pack to the storers; start a fresh one */
 			memset(&b->pack, 0, sizeof(b->pack));
 			have_full = 1;
 		}
 	}
 	pthread_mutex_unlock(&b->pack_mu);
-	if (have_full) {
-		rc = store_pack(b, &full);
-		hf_pack_builder_free(&full);
-	}
+	if (have_full)
+		rc = queue_pack(b, &full);
 	return rc;
 }
 
@@ -203,14 +303,16 @@ static void *worker_main(void *arg)
 }
 
 /* Queue a new blob; blocks while too much data is in flight. Takes ownership of data. */
-static int submit(hf_builder *b, const uint8_t id[HF_ID_BYTES], uint8_t type, uint8_t *data, size_t len)
+static int submit(hf_builder *b, const uint8_t *id, uint8_t *id_slot, uint8_t type, uint8_t *data, size_t len)
 {
 	job *j = calloc(1, sizeof(*j));
 	if (!j) {
 		free(data);
 		return hf_error_set(HF_ENOMEM, "out of memory");
 	}
-	memcpy(j->e.id, id, HF_ID_BYTES);
+	if (id)
+		memcpy(j->e.id, id, HF_ID_BYTES);
+	j->id_slot = id_slot;
 	j->e.type = type;
 	j->e.raw = (uint32_t)len;
 	j->data = data;
@@ -235,20 +337,49 @@ static int submit(hf_builder *b, const uint8_t id[HF_ID_BYTES], uint8_t type, ui
 	return 0;
 }
 
-/* Store one blob unless the tenant already has it. */
+/* Store one blob whose id is needed now (trees) unless the tenant already has it. */
 static int put_blob(hf_builder *b, uint8_t type, const uint8_t *data, size_t len, uint8_t id_out[HF_ID_BYTES])
 {
 	uint8_t *copy;
 	hf_mac(id_out, data, len, b->t->keys->mac);
-	b->chunks++;
 	if (hf_index_reserve(b->ix, id_out, type, (uint32_t)len) == 0)
 		return 0;
+	pthread_mutex_lock(&b->mu);
 	b->new_chunks++;
 	b->new_bytes += len;
+	pthread_mutex_unlock(&b->mu);
 	if (!(copy = malloc(len ? len : 1)))
 		return hf_error_set(HF_ENOMEM, "out of memory");
 	memcpy(copy, data, len);
-	return submit(b, id_out, type, copy, len);
+	return submit(b, id_out, NULL, type, copy, len);
+}
+
+/* A stable slot for the next data chunk's id. */
+static uint8_t *arena_next(hf_builder *b)
+{
+	size_t blk = b->arena_used / ARENA_BLOCK;
+	if (blk == b->arena_blocks) {
+		void *v = realloc(b->arena, (b->arena_blocks + 1) * sizeof(*b->arena));
+		if (!v)
+			return NULL;
+		b->arena = v;
+		if (!(b->arena[blk] = malloc(ARENA_BLOCK * HF_ID_BYTES)))
+			return NULL;
+		b->arena_blocks++;
+	}
+	return b->arena[blk][b->arena_used++ % ARENA_BLOCK];
+}
+
+/* Queue one data chunk; its id is computed by a worker. */
+static int put_chunk(hf_builder *b, const uint8_t *data, size_t len)
+{
+	uint8_t *slot = arena_next(b), *copy;
+	if (!slot || !(copy = malloc(len ? len : 1)))
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	memcpy(copy, data, len);
+	b->chunks++;
+	b->cur->ncontent++;
+	return submit(b, NULL, slot, HF_BLOB_DATA, copy, len);
 }
 
 static void report_progress(hf_builder *b, int force)
@@ -269,14 +400,11 @@ static int drain_window(hf_builder *b, int eof)
 	size_t off = 0;
 	int rc = 0;
 	while (off < b->window.len) {
-		uint8_t id[HF_ID_BYTES];
 		size_t n = hf_chunker_next(&b->chunker, b->window.data + off, b->window.len - off, eof);
 		if (n == 0)
 			break;
-		if ((rc = put_blob(b, HF_BLOB_DATA, b->window.data + off, n, id)) < 0 ||
-		    (rc = hf_node_add_chunk(b->cur, id)) < 0)
+		if ((rc = put_chunk(b, b->window.data + off, n)) < 0)
 			break;
-		hf_hash_update(&b->fh, id, HF_ID_BYTES);
 		off += n;
 	}
 	if (off) {
@@ -287,18 +415,14 @@ static int drain_window(hf_builder *b, int eof)
 	return rc;
 }
 
-static int sink_begin(hf_sink *s, const hf_entry_meta *m)
+/* Find or create the node for an entry path (parents created as directories). */
+static int node_at(hf_builder *b, const hf_entry_meta *m, hf_node **out)
 {
-	hf_builder *b = (hf_builder *)s;
 	hf_node *dir = b->root, *n = NULL;
 	char *path = strdup(m->name), *save = NULL, *part, *next;
 	int rc = 0;
 	if (!path)
 		return hf_error_set(HF_ENOMEM, "out of memory");
-	if (b->cur) {
-		free(path);
-		return hf_error_set(HF_ERROR, "source error: entry '%s' begun inside another entry", m->name);
-	}
 	part = strtok_r(path, "/", &save);
 	while (part) {
 		next = strtok_r(NULL, "/", &save);
@@ -315,14 +439,19 @@ static int sink_begin(hf_sink *s, const hf_entry_meta *m)
 		dir = n;
 		part = next;
 	}
-	if (!n) {
+	if (!n)
 		rc = hf_error_set(HF_ECORRUPT, "empty entry name");
-		goto done;
-	}
-	if (n->type != m->type) {
+	else if (n->type != m->type)
 		rc = hf_error_set(HF_ECORRUPT, "entry '%s' appears twice with different types", m->name);
-		goto done;
-	}
+	else
+		*out = n;
+done:
+	free(path);
+	return rc;
+}
+
+static void set_meta(hf_node *n, const hf_entry_meta *m)
+{
 	n->mode = m->mode & 07777;
 	n->uid = m->uid;
 	n->gid = m->gid;
@@ -334,21 +463,35 @@ static int sink_begin(hf_sink *s, const hf_entry_meta *m)
 	n->target = m->link_target ? strdup(m->link_target) : NULL;
 	n->mtime_ns = m->mtime_ns;
 	n->rdev = m->rdev;
+	n->ctime_ns = m->ctime_ns;
+	n->inode = m->inode;
+	n->dev = m->dev;
+}
+
+static int sink_begin(hf_sink *s, const hf_entry_meta *m)
+{
+	hf_builder *b = (hf_builder *)s;
+	hf_node *n = NULL;
+	int rc;
+	if (b->cur)
+		return hf_error_set(HF_ERROR, "source error: entry '%s' begun inside another entry", m->name);
+	if ((rc = node_at(b, m, &n)) < 0)
+		return rc;
+	set_meta(n, m);
 	if (m->type == HF_ENTRY_FILE) {
 		n->ncontent = 0;
+		n->has_hash = 0;
+		n->build_ref = b->arena_used;
 		b->cur = n;
 		b->window.len = 0;
 		b->file_bytes = 0;
-		hf_hash_init(&b->fh, b->t->keys->mac);
 		b->files++;
 	} else if (m->type == HF_ENTRY_DIR) {
 		b->dirs++;
 	} else {
 		b->files++;
 	}
-done:
-	free(path);
-	return rc;
+	return 0;
 }
 
 static int sink_write(hf_sink *s, const void *data, size_t len)
@@ -376,19 +519,59 @@ static int sink_write(hf_sink *s, const void *data, size_t len)
 static int sink_end(hf_sink *s)
 {
 	hf_builder *b = (hf_builder *)s;
-	uint8_t sz[8];
 	int rc;
 	if (!b->cur)
 		return 0;
 	if ((rc = drain_window(b, 1)) < 0)
 		return rc;
-	hf_put_le64(sz, b->file_bytes);
-	hf_hash_update(&b->fh, sz, sizeof(sz));
-	hf_hash_final(&b->fh, b->cur->hash);
-	b->cur->has_hash = 1;
 	b->cur->size = b->file_bytes;
+	b->cur->build_pending = 1; /* ids arrive from the workers; resolved at commit */
 	b->cur = NULL;
 	return 0;
+}
+
+static hf_node *parent_lookup(hf_node *root, const char *name)
+{
+	char *path = strdup(name), *save = NULL, *part;
+	hf_node *n = root;
+	if (!path)
+		return NULL;
+	for (part = strtok_r(path, "/", &save); part && n; part = strtok_r(NULL, "/", &save))
+		n = n->type == HF_ENTRY_DIR ? hf_node_find(n, part) : NULL;
+	free(path);
+	return n == root ? NULL : n;
+}
+
+static int sink_reuse(hf_sink *s, const hf_entry_meta *m)
+{
+	hf_builder *b = (hf_builder *)s;
+	hf_node *p, *n = NULL;
+	hf_index_entry e;
+	int rc;
+	if (!b->parent || m->type != HF_ENTRY_FILE || !m->inode || b->cur)
+		return 0;
+	p = parent_lookup(b->parent, m->name);
+	if (!p || p->type != HF_ENTRY_FILE || !p->has_hash || p->size != m->size || p->mtime_ns != m->mtime_ns ||
+	    p->ctime_ns != m->ctime_ns || p->inode != m->inode || p->dev != m->dev)
+		return 0;
+	for (size_t i = 0; i < p->ncontent; i++)
+		if (hf_index_get(b->ix, p->content[i], &e) < 0 || e.pack == HF_PACK_PENDING)
+			return 0; /* not (or no longer) indexed: read the file again */
+	if ((rc = node_at(b, m, &n)) < 0)
+		return rc;
+	set_meta(n, m);
+	n->ncontent = 0;
+	for (size_t i = 0; i < p->ncontent; i++)
+		if ((rc = hf_node_add_chunk(n, p->content[i])) < 0)
+			return rc;
+	memcpy(n->hash, p->hash, HF_ID_BYTES);
+	n->has_hash = 1;
+	n->size = p->size;
+	b->files++;
+	b->bytes += p->size;
+	b->chunks += p->ncontent;
+	report_progress(b, 0);
+	return 1;
 }
 
 static int sink_recovery(hf_sink *s, int64_t time_ns, const char *lsn)
@@ -409,8 +592,8 @@ static int sink_info(hf_sink *s, const char *json)
 	return 0;
 }
 
-int hf_builder_new(hf_builder **out, hf_repo *r, hf_tenant *t, hf_index *ix, hf_progress_cb progress,
-		   void *progress_payload)
+int hf_builder_new(hf_builder **out, hf_repo *r, hf_tenant *t, hf_index *ix, hf_node *parent,
+		   hf_progress_cb progress, void *progress_payload)
 {
 	hf_builder *b = calloc(1, sizeof(*b));
 	uint64_t gear[256];
@@ -422,6 +605,8 @@ int hf_builder_new(hf_builder **out, hf_repo *r, hf_tenant *t, hf_index *ix, hf_
 	b->sink.entry_end = sink_end;
 	b->sink.set_recovery_point = sink_recovery;
 	b->sink.set_source_info = sink_info;
+	b->sink.entry_reuse = sink_reuse;
+	b->parent = parent;
 	b->r = r;
 	b->t = t;
 	b->ix = ix;
@@ -436,14 +621,27 @@ int hf_builder_new(hf_builder **out, hf_repo *r, hf_tenant *t, hf_index *ix, hf_
 	pthread_cond_init(&b->cv_work, NULL);
 	pthread_cond_init(&b->cv_space, NULL);
 	pthread_cond_init(&b->cv_idle, NULL);
+	pthread_cond_init(&b->cv_packs, NULL);
+	pthread_cond_init(&b->cv_pack_space, NULL);
 	if (!(b->root = hf_node_new("", HF_ENTRY_DIR))) {
 		free(b);
 		return hf_error_set(HF_ENOMEM, "out of memory");
 	}
 	b->nworkers = r->threads;
-	if (!(b->workers = calloc((size_t)b->nworkers, sizeof(pthread_t)))) {
+	/* Local disks gain little from more writers; remote storage hides latency with more. */
+	b->nstorers = hf_storage_has(r->storage, HF_STORAGE_FEAT_LOCAL) ? 2 : 4;
+	if (!(b->workers = calloc((size_t)b->nworkers, sizeof(pthread_t))) ||
+	    !(b->storers = calloc((size_t)b->nstorers, sizeof(pthread_t)))) {
 		hf_builder_free(b);
 		return hf_error_set(HF_ENOMEM, "out of memory");
+	}
+	for (int i = 0; i < b->nstorers; i++) {
+		if (pthread_create(&b->storers[i], NULL, storer_main, b) != 0) {
+			b->nstorers = i;
+			b->nworkers = 0;
+			hf_builder_free(b);
+			return hf_error_set(HF_ERROR, "unable to start storer threads");
+		}
 	}
 	for (int i = 0; i < b->nworkers; i++) {
 		if (pthread_create(&b->workers[i], NULL, worker_main, b) != 0) {
@@ -463,7 +661,7 @@ hf_sink *hf_builder_sink(hf_builder *b) { return &b->sink; }
 static int wait_idle(hf_builder *b)
 {
 	pthread_mutex_lock(&b->mu);
-	while ((b->head || b->busy) && !b->err)
+	while ((b->head || b->busy || b->phead || b->pbusy) && !b->err)
 		pthread_cond_wait(&b->cv_idle, &b->mu);
 	pthread_mutex_unlock(&b->mu);
 	return b->err ? raise_error(b) : 0;
@@ -478,6 +676,47 @@ static void stop_workers(hf_builder *b)
 	for (int i = 0; i < b->nworkers; i++)
 		pthread_join(b->workers[i], NULL);
 	b->nworkers = 0;
+	pthread_mutex_lock(&b->mu);
+	b->pclosing = 1;
+	pthread_cond_broadcast(&b->cv_packs);
+	pthread_cond_broadcast(&b->cv_pack_space);
+	pthread_mutex_unlock(&b->mu);
+	for (int i = 0; i < b->nstorers; i++)
+		pthread_join(b->storers[i], NULL);
+	b->nstorers = 0;
+}
+
+/* Attach each file's chunk ids (written by the workers into the arena) and compute its hash:
+ * keyed BLAKE2b over the ids, then the size as 8 little-endian bytes. */
+static int resolve_files(hf_builder *b, hf_node *dir)
+{
+	int rc;
+	for (size_t i = 0; i < dir->nchildren; i++) {
+		hf_node *n = dir->children[i];
+		if (n->type == HF_ENTRY_DIR) {
+			if ((rc = resolve_files(b, n)) < 0)
+				return rc;
+		} else if (n->build_pending) {
+			hf_hash_state hs;
+			uint8_t sz[8];
+			size_t count = n->ncontent;
+			n->ncontent = 0;
+			hf_hash_init(&hs, b->t->keys->mac);
+			for (size_t k = 0; k < count; k++) {
+				size_t ref = n->build_ref + k;
+				const uint8_t *id = b->arena[ref / ARENA_BLOCK][ref % ARENA_BLOCK];
+				if ((rc = hf_node_add_chunk(n, id)) < 0)
+					return rc;
+				hf_hash_update(&hs, id, HF_ID_BYTES);
+			}
+			hf_put_le64(sz, n->size);
+			hf_hash_update(&hs, sz, sizeof(sz));
+			hf_hash_final(&hs, n->hash);
+			n->has_hash = 1;
+			n->build_pending = 0;
+		}
+	}
+	return 0;
 }
 
 /* Write the tree blobs bottom-up; dir->hash becomes the subtree id. */
@@ -500,13 +739,15 @@ static int flush_all(hf_builder *b)
 {
 	uint64_t st = 0;
 	int rc = wait_idle(b);
+	if (rc == 0 && b->pack.n) {
+		hf_pack_builder last = b->pack;
+		memset(&b->pack, 0, sizeof(b->pack));
+		if ((rc = queue_pack(b, &last)) == 0)
+			rc = wait_idle(b);
+	}
 	stop_workers(b);
 	if (rc == 0 && b->err)
 		rc = raise_error(b);
-	if (rc == 0) {
-		rc = store_pack(b, &b->pack);
-		hf_pack_builder_free(&b->pack);
-	}
 	/* Even after a failure, index what did land so the next backup reuses it. */
 	pthread_mutex_lock(&b->flush_mu);
 	int frc = hf_index_flush(b->ix, b->r, b->t, &st);
@@ -520,7 +761,8 @@ int hf_builder_commit(hf_builder *b, hf_manifest *m)
 	int rc;
 	if (b->cur && (rc = sink_end(&b->sink)) < 0)
 		return rc;
-	if ((rc = write_tree(b, b->root)) < 0 || (rc = flush_all(b)) < 0)
+	if ((rc = wait_idle(b)) < 0 || (rc = resolve_files(b, b->root)) < 0 || (rc = write_tree(b, b->root)) < 0 ||
+	    (rc = flush_all(b)) < 0)
 		return rc;
 	memcpy(m->tree, b->root->hash, HF_ID_BYTES);
 	m->time_ns = hf_clock_now_ns();
@@ -547,7 +789,7 @@ int hf_builder_commit(hf_builder *b, hf_manifest *m)
 
 void hf_builder_abort(hf_builder *b)
 {
-	if (!b || !b->nworkers)
+	if (!b || (!b->nworkers && !b->nstorers))
 		return;
 	flush_all(b);
 }
@@ -556,8 +798,18 @@ void hf_builder_free(hf_builder *b)
 {
 	if (!b)
 		return;
-	if (b->nworkers)
+	if (b->nworkers || b->nstorers)
 		stop_workers(b);
+	while (b->phead) {
+		pack_job *pj = b->phead;
+		b->phead = pj->next;
+		hf_pack_builder_free(&pj->pack);
+		free(pj);
+	}
+	for (size_t i = 0; i < b->arena_blocks; i++)
+		free(b->arena[i]);
+	free(b->arena);
+	free(b->storers);
 	while (b->head) {
 		job *j = b->head;
 		b->head = j->next;
@@ -576,5 +828,7 @@ void hf_builder_free(hf_builder *b)
 	pthread_cond_destroy(&b->cv_work);
 	pthread_cond_destroy(&b->cv_space);
 	pthread_cond_destroy(&b->cv_idle);
+	pthread_cond_destroy(&b->cv_packs);
+	pthread_cond_destroy(&b->cv_pack_space);
 	free(b);
 }

@@ -8,8 +8,9 @@
 
 typedef struct hf_builder hf_builder;
 
-int hf_builder_new(hf_builder **out, hf_repo *r, hf_tenant *t, hf_index *ix, hf_progress_cb progress,
-		   void *progress_payload);
+/* parent: the previous snapshot's loaded tree (borrowed, may be NULL): unchanged files reuse its chunks. */
+int hf_builder_new(hf_builder **out, hf_repo *r, hf_tenant *t, hf_index *ix, hf_node *parent,
+		   hf_progress_cb progress, void *progress_payload);
 hf_sink *hf_builder_sink(hf_builder *b);
 /* Finish: write trees, flush packs and index, then the manifest (visible only now). m holds tenant,
  * source, label, parent; stats, tree, time and recovery point are filled in. */

@@ -280,7 +280,8 @@ static int check_packs(check_ctx *c)
 		return rc;
 	if (c->err)
 		return c->err;
-	qsort(c->present, c->npresent, sizeof(*c->present), cmp_hex);
+	if (c->npresent > 1)
+		qsort(c->present, c->npresent, sizeof(*c->present), cmp_hex);
 	if (!(c->referenced = calloc(c->npresent + 1, 1)))
 		return hf_error_set(HF_ENOMEM, "out of memory");
 	if ((rc = group_by_pack(c->ix, &pe)) < 0)

@@ -43,7 +43,8 @@ int hf_tenant_list(hf_repo *r, hf_tenant_info **out, size_t *n)
 	int rc;
 	if ((rc = hf_tenant_load_all(r, &all, &cnt)) < 0)
 		return rc;
-	qsort(all, cnt, sizeof(*all), cmp_tenants);
+	if (cnt > 1)
+		qsort(all, cnt, sizeof(*all), cmp_tenants);
 	if (!(v = calloc(cnt + 1, sizeof(*v)))) {
 		rc = hf_error_set(HF_ENOMEM, "out of memory");
 		goto done;

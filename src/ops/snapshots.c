@@ -5,6 +5,7 @@
 #include "util/hex.h"
 #include "util/log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,7 +92,8 @@ int hf_ops_snapshot_rows(hf_repo *r, const hf_tenant *t, hf_snaprow **out, size_
 	memset(&c, 0, sizeof(c));
 	if ((rc = hf_manifest_list(r, t, &c.ids, &c.nids)) < 0)
 		return rc;
-	qsort(c.ids, c.nids, sizeof(*c.ids), cmp_ids);
+	if (c.nids > 1) /* qsort(NULL, 0) is undefined */
+		qsort(c.ids, c.nids, sizeof(*c.ids), cmp_ids);
 	if (!(c.seen = calloc(c.nids + 1, 1))) {
 		rc = hf_error_set(HF_ENOMEM, "out of memory");
 		goto done;
@@ -125,7 +127,8 @@ int hf_ops_snapshot_rows(hf_repo *r, const hf_tenant *t, hf_snaprow **out, size_
 		if (rc < 0)
 			goto done;
 	}
-	qsort(c.v, c.n, sizeof(*c.v), cmp_rows);
+	if (c.n > 1)
+		qsort(c.v, c.n, sizeof(*c.v), cmp_rows);
 	*out = c.v;
 	*n = c.n;
 	c.v = NULL;

@@ -141,6 +141,11 @@ static json_t *encode_node(const hf_node *n)
 	json_object_set_new(o, "mtime", json_integer(n->mtime_ns));
 	if (n->type == HF_ENTRY_FILE) {
 		json_object_set_new(o, "size", json_integer((json_int_t)n->size));
+		if (n->inode) {
+			json_object_set_new(o, "ctime", json_integer(n->ctime_ns));
+			json_object_set_new(o, "inode", json_integer((json_int_t)n->inode));
+			json_object_set_new(o, "dev", json_integer((json_int_t)n->dev));
+		}
 		if (!(content = json_array()))
 			goto fail;
 		for (size_t i = 0; i < n->ncontent; i++) {
@@ -259,6 +264,9 @@ static int decode_node(hf_node *dir, json_t *o)
 	n->mtime_ns = json_integer_value(json_object_get(o, "mtime"));
 	n->size = (uint64_t)json_integer_value(json_object_get(o, "size"));
 	n->rdev = (uint64_t)json_integer_value(json_object_get(o, "rdev"));
+	n->ctime_ns = json_integer_value(json_object_get(o, "ctime"));
+	n->inode = (uint64_t)json_integer_value(json_object_get(o, "inode"));
+	n->dev = (uint64_t)json_integer_value(json_object_get(o, "dev"));
 	n->user = get_text(o, "user", &bad);
 	n->group = get_text(o, "group", &bad);
 	n->target = get_text(o, "target", &bad);

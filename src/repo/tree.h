@@ -13,6 +13,8 @@ typedef struct hf_node {
 	int64_t mtime_ns;
 	uint64_t size, rdev;
 	char *target;                    /* symlink / hardlink target */
+	int64_t ctime_ns;                /* change detection for the next backup (files only) */
+	uint64_t inode, dev;
 	uint8_t (*content)[HF_ID_BYTES]; /* chunk ids of a file */
 	size_t ncontent, capcontent;
 	uint8_t hash[HF_ID_BYTES];       /* file: MAC over chunk ids and size; dir: subtree id */
@@ -20,6 +22,8 @@ typedef struct hf_node {
 	struct hf_node **children;       /* dirs while building / after loading */
 	size_t nchildren, capchildren;
 	int sorted;
+	size_t build_ref;                /* builder: first arena slot of this file's chunk ids */
+	int build_pending;               /* builder: content and hash still to be resolved */
 } hf_node;
 
 hf_node *hf_node_new(const char *name, hf_entry_type type);

@@ -27,6 +27,10 @@ typedef struct hf_entry_meta {
 	uint64_t size;            /* for FILE: expected size (informational) */
 	uint64_t rdev;
 	const char *link_target;  /* SYMLINK / HARDLINK */
+	/* Change detection (files source; 0 when unknown): a FILE whose size, mtime, ctime, inode and
+	 * device equal the previous snapshot's entry of the same name is not read again. */
+	int64_t ctime_ns;
+	uint64_t inode, dev;
 } hf_entry_meta;
 
 /* Backup side: implemented by ops/ (the snapshot builder). Calls: begin, write*, end per FILE entry;
@@ -38,6 +42,10 @@ struct hf_sink {
 	int (*entry_end)(hf_sink *s);
 	/* Record the recovery point of the capture (time in ns since epoch; lsn may be NULL). */
 	int (*set_recovery_point)(hf_sink *s, int64_t time_ns, const char *lsn);
+	/* Optional (may be NULL): offer a FILE entry before reading it. Returns 1 when the sink took the
+	 * entry from the previous snapshot unchanged (the source must then skip it entirely), 0 when the
+	 * source must read it, < 0 on error. */
+	int (*entry_reuse)(hf_sink *s, const hf_entry_meta *m);
 	/* Attach source-specific metadata to the snapshot manifest, as a JSON object text
 	 * (e.g. postgres row counts and checksums). Stored encrypted in the manifest under "source_info". */
 	int (*set_source_info)(hf_sink *s, const char *json);

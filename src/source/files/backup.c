@@ -11,8 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +30,14 @@ typedef struct walker {
 	dev_t root_dev;
 } walker;
 
-static const char *cur_name(const walker *w) { return (const char *)w->path.data + 1; }
-static const char *cur_path(const walker *w) { return (const char *)w->path.data; }
+static const char *cur_name(const walker *w)
+{
+	return (const char *)w->path.data + 1;
+}
+static const char *cur_path(const walker *w)
+{
+	return (const char *)w->path.data;
+}
 
 static void warn(walker *w, int errnum, const char *what)
 {
@@ -60,7 +64,8 @@ static int excluded(const walker *w, const char *name)
 	return 0;
 }
 
-static void fill_meta(walker *w, hf_entry_meta *m, const char *name, const struct stat *st, hf_entry_type type)
+static void fill_meta(walker *w, hf_entry_meta *m, const char *name, const struct stat *st,
+                      hf_entry_type type)
 {
 	memset(m, 0, sizeof(*m));
 	m->name = name;
@@ -71,6 +76,9 @@ static void fill_meta(walker *w, hf_entry_meta *m, const char *name, const struc
 	m->user = hf_files_user_name(&w->owners, m->uid);
 	m->group = hf_files_group_name(&w->owners, m->gid);
 	m->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	m->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+	m->inode = (uint64_t)st->st_ino;
+	m->dev = (uint64_t)st->st_dev;
 	if (type == HF_ENTRY_FILE)
 		m->size = (uint64_t)st->st_size;
 	if (type == HF_ENTRY_CHR || type == HF_ENTRY_BLK)
@@ -116,7 +124,8 @@ static int list_dir(walker *w, int fd, char ***out, size_t *out_n)
 		errno = 0;
 		if (!(de = readdir(d))) {
 			if (errno)
-				rc = hf_error_set_errno(HF_EIO, errno, "unable to read directory '%s'", cur_path(w));
+				rc = hf_error_set_errno(HF_EIO, errno, "unable to read directory '%s'",
+				                        cur_path(w));
 			break;
 		}
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
@@ -157,7 +166,8 @@ static int visit_children(walker *w, char **names, size_t n)
 		struct stat st;
 		w->path.len = base;
 		if ((base > 1 && (rc = hf_buf_append(&w->path, "/", 1)) < 0) ||
-		    (rc = hf_buf_append(&w->path, names[i], strlen(names[i]))) < 0 || (rc = hf_buf_cstr(&w->path)) < 0)
+		    (rc = hf_buf_append(&w->path, names[i], strlen(names[i]))) < 0 ||
+		    (rc = hf_buf_cstr(&w->path)) < 0)
 			break;
 		if (lstat(cur_path(w), &st) < 0) {
 			warn(w, errno, errno == ENOENT ? "skipping vanished" : "unable to read");
@@ -185,7 +195,8 @@ static int visit_dir(walker *w, const struct stat *lst)
 			return 0;
 		}
 		if (e != EACCES && e != EPERM)
-			return hf_error_set_errno(hf_error_from_errno(e), e, "unable to open directory '%s'", cur_path(w));
+			return hf_error_set_errno(hf_error_from_errno(e), e, "unable to open directory '%s'",
+			                          cur_path(w));
 		if (!is_root && (rc = emit_simple(w, lst, HF_ENTRY_DIR, NULL)) < 0)
 			return rc;
 		warn(w, e, "unable to read directory");
@@ -232,7 +243,8 @@ static int read_into_sink(walker *w, int fd, uint64_t *total)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to read '%s'", cur_path(w));
+			return hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to read '%s'",
+			                          cur_path(w));
 		}
 		if (n == 0)
 			return 0;
@@ -254,9 +266,21 @@ static int visit_file(walker *w, const struct stat *lst)
 	snprintf(key, sizeof(key), "%ju:%ju", (uintmax_t)lst->st_dev, (uintmax_t)lst->st_ino);
 	if (lst->st_nlink > 1 && (s = hf_files_map_get(&w->inodes, key)))
 		return emit_simple(w, lst, HF_ENTRY_HARDLINK, s->val);
+	if (w->sink->entry_reuse) {
+		/* Unchanged since the previous snapshot (size, times, inode): not even opened. */
+		fill_meta(w, &m, cur_name(w), lst, HF_ENTRY_FILE);
+		if ((rc = w->sink->entry_reuse(w->sink, &m)) < 0)
+			return rc;
+		if (rc == 1) {
+			w->st->files++;
+			w->st->bytes += (uint64_t)lst->st_size;
+			return lst->st_nlink > 1 ? hf_files_map_put(&w->inodes, key, cur_name(w), 0) : 0;
+		}
+	}
 	if ((fd = open_file(w)) < 0) {
 		int e = errno;
-		if (e == ENOENT || e == EACCES || e == EPERM || e == ELOOP || e == ENXIO || e == EWOULDBLOCK) {
+		if (e == ENOENT || e == EACCES || e == EPERM || e == ELOOP || e == ENXIO ||
+		    e == EWOULDBLOCK) {
 			warn(w, e, e == ENOENT ? "skipping vanished" : "skipping unreadable");
 			return 0;
 		}
@@ -322,12 +346,18 @@ static int visit(walker *w, const struct stat *st)
 	if (w->path.len > 1 && excluded(w, cur_name(w)))
 		return 0;
 	switch (st->st_mode & S_IFMT) {
-	case S_IFDIR: return visit_dir(w, st);
-	case S_IFREG: return visit_file(w, st);
-	case S_IFLNK: return visit_symlink(w, st);
-	case S_IFIFO: return emit_simple(w, st, HF_ENTRY_FIFO, NULL);
-	case S_IFCHR: return emit_simple(w, st, HF_ENTRY_CHR, NULL);
-	case S_IFBLK: return emit_simple(w, st, HF_ENTRY_BLK, NULL);
+	case S_IFDIR:
+		return visit_dir(w, st);
+	case S_IFREG:
+		return visit_file(w, st);
+	case S_IFLNK:
+		return visit_symlink(w, st);
+	case S_IFIFO:
+		return emit_simple(w, st, HF_ENTRY_FIFO, NULL);
+	case S_IFCHR:
+		return emit_simple(w, st, HF_ENTRY_CHR, NULL);
+	case S_IFBLK:
+		return emit_simple(w, st, HF_ENTRY_BLK, NULL);
 	default:
 		hf_log_debug("skipping socket '%s'", cur_path(w));
 		return 0;
@@ -409,7 +439,8 @@ static int prepare_args(const char *const *paths, size_t npaths, char ***out, si
 		if ((rc = resolve_arg(paths[i], &v[i])) < 0)
 			goto fail;
 		if (lstat(v[i], &st) < 0) {
-			rc = hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to back up '%s'", paths[i]);
+			rc = hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to back up '%s'",
+			                        paths[i]);
 			goto fail;
 		}
 	}
@@ -417,7 +448,7 @@ static int prepare_args(const char *const *paths, size_t npaths, char ***out, si
 	for (size_t i = 0; i < npaths; i++) {
 		size_t pl = n ? strlen(v[n - 1]) : 0;
 		if (n && (!strcmp(v[n - 1], "/") ||
-			  (!strncmp(v[i], v[n - 1], pl) && (v[i][pl] == '/' || v[i][pl] == '\0')))) {
+		          (!strncmp(v[i], v[n - 1], pl) && (v[i][pl] == '/' || v[i][pl] == '\0')))) {
 			free(v[i]);
 			continue;
 		}
@@ -446,11 +477,13 @@ static int emit_parents(walker *w, const char *abs)
 		*p = '\0';
 		if (!hf_files_map_get(&w->emitted, copy + 1)) {
 			if (stat(copy, &st) < 0 || !S_ISDIR(st.st_mode)) {
-				rc = hf_error_set(HF_EIO, "unable to back up '%s': '%s' is not a directory", abs, copy);
+				rc = hf_error_set(HF_EIO, "unable to back up '%s': '%s' is not a directory",
+				                  abs, copy);
 				break;
 			}
 			fill_meta(w, &m, copy + 1, &st, HF_ENTRY_DIR);
-			if ((rc = hf_files_emit(w->sink, &m)) < 0 || (rc = hf_files_map_put(&w->emitted, copy + 1, NULL, 0)) < 0)
+			if ((rc = hf_files_emit(w->sink, &m)) < 0 ||
+			    (rc = hf_files_map_put(&w->emitted, copy + 1, NULL, 0)) < 0)
 				break;
 			w->st->dirs++;
 		}
@@ -479,8 +512,8 @@ static int backup_arg(walker *w, const char *abs)
 	return visit(w, &st);
 }
 
-int hf_files_backup(const char *const *paths, size_t npaths, const hf_files_backup_opts *o,
-		    hf_sink *sink, hf_files_stats *stats)
+int hf_files_backup(const char *const *paths, size_t npaths, const hf_files_backup_opts *o, hf_sink *sink,
+                    hf_files_stats *stats)
 {
 	walker w;
 	hf_files_stats local = {0};

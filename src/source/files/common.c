@@ -146,7 +146,8 @@ static char *lookup_name(int group, uint32_t id)
 		if (!nb)
 			break;
 		buf = nb;
-		e = group ? getgrgid_r((gid_t)id, &gr, buf, cap, &grr) : getpwuid_r((uid_t)id, &pw, buf, cap, &pwr);
+		e = group ? getgrgid_r((gid_t)id, &gr, buf, cap, &grr)
+		          : getpwuid_r((uid_t)id, &pw, buf, cap, &pwr);
 		if (e == ERANGE && cap < (1u << 20)) {
 			cap *= 4;
 			continue;
@@ -227,8 +228,14 @@ static uint32_t cached_id(hf_files_owners *c, int group, const char *name, uint3
 	return id < 0 ? fallback : (uint32_t)id;
 }
 
-const char *hf_files_user_name(hf_files_owners *c, uint32_t uid) { return cached_name(c, 0, uid); }
-const char *hf_files_group_name(hf_files_owners *c, uint32_t gid) { return cached_name(c, 1, gid); }
+const char *hf_files_user_name(hf_files_owners *c, uint32_t uid)
+{
+	return cached_name(c, 0, uid);
+}
+const char *hf_files_group_name(hf_files_owners *c, uint32_t gid)
+{
+	return cached_name(c, 1, gid);
+}
 
 uint32_t hf_files_user_id(hf_files_owners *c, const char *name, uint32_t fallback)
 {
@@ -255,7 +262,7 @@ int hf_files_emit(hf_sink *sink, const hf_entry_meta *m)
 }
 
 int hf_files_tree_add(hf_files_tree *t, hf_sink *sink, const hf_entry_meta *m, const char *origin,
-		      hf_files_stats *stats, int *skip)
+                      hf_files_stats *stats, int *skip)
 {
 	hf_files_map_slot *s;
 	char *path = NULL;
@@ -276,8 +283,9 @@ int hf_files_tree_add(hf_files_tree *t, hf_sink *sink, const hf_entry_meta *m, c
 		*p = '\0';
 		if ((s = hf_files_map_get(&t->names, path))) {
 			if (s->num != HF_ENTRY_DIR) {
-				rc = hf_error_set(HF_ECORRUPT, "%s has '%s' below '%s', which is not a directory",
-						  origin, m->name, path);
+				rc = hf_error_set(HF_ECORRUPT,
+				                  "%s has '%s' below '%s', which is not a directory", origin,
+				                  m->name, path);
 				goto done;
 			}
 		} else {
@@ -296,7 +304,7 @@ int hf_files_tree_add(hf_files_tree *t, hf_sink *sink, const hf_entry_meta *m, c
 		*p = '/';
 	}
 	rc = hf_files_map_put(&t->names, m->name, m->type == HF_ENTRY_HARDLINK ? m->link_target : NULL,
-			      m->type);
+	                      m->type);
 done:
 	free(path);
 	return rc;

@@ -23,7 +23,10 @@ typedef struct hf_files_map {
 	size_t cap, len;
 } hf_files_map;
 
-#define HF_FILES_MAP_INIT {NULL, 0, 0}
+#define HF_FILES_MAP_INIT                                                                                    \
+	{                                                                                                    \
+		NULL, 0, 0                                                                                   \
+	}
 
 /* The slot for key, or NULL. */
 hf_files_map_slot *hf_files_map_get(const hf_files_map *m, const char *key);
@@ -44,7 +47,10 @@ typedef struct hf_files_owners {
 	hf_files_map map;
 } hf_files_owners;
 
-#define HF_FILES_OWNERS_INIT {HF_FILES_MAP_INIT}
+#define HF_FILES_OWNERS_INIT                                                                                 \
+	{                                                                                                    \
+		HF_FILES_MAP_INIT                                                                            \
+	}
 
 /* NULL when the id has no name (also on lookup or allocation failure: names are optional). */
 const char *hf_files_user_name(hf_files_owners *c, uint32_t uid);
@@ -59,13 +65,16 @@ typedef struct hf_files_tree {
 	hf_files_map names;
 } hf_files_tree;
 
-#define HF_FILES_TREE_INIT {HF_FILES_MAP_INIT}
+#define HF_FILES_TREE_INIT                                                                                   \
+	{                                                                                                    \
+		HF_FILES_MAP_INIT                                                                            \
+	}
 
 /* Before emitting m (canonical name) from origin ("tar archive 'x'"): emit missing parent
  * directories (mode 0755, m's owner and mtime), reject a parent that is not a directory or a
  * repeated name (HF_ECORRUPT), and set *skip for a repeated directory (the first one wins). */
 int hf_files_tree_add(hf_files_tree *t, hf_sink *sink, const hf_entry_meta *m, const char *origin,
-		      hf_files_stats *stats, int *skip);
+                      hf_files_stats *stats, int *skip);
 void hf_files_tree_free(hf_files_tree *t);
 
 /* Emit one entry without content (begin + end). */
@@ -84,13 +93,16 @@ typedef struct hf_files_list {
 	size_t len, cap;
 } hf_files_list;
 
-#define HF_FILES_LIST_INIT {NULL, 0, 0}
+#define HF_FILES_LIST_INIT                                                                                   \
+	{                                                                                                    \
+		NULL, 0, 0                                                                                   \
+	}
 
 /* All entries of r in walk order, validated (HF_ECORRUPT on unsafe names, parents that are not
  * directories, dangling hardlinks) and filtered by include (HF_ENOTFOUND for an include that
  * matches nothing). */
 int hf_files_list_load(hf_files_list *out, hf_snapshot_reader *r, const char *const *include,
-		       size_t ninclude);
+                       size_t ninclude);
 void hf_files_list_free(hf_files_list *l);
 
 #endif

@@ -48,13 +48,14 @@ static int copy_entry(const hf_entry_meta *m, void *payload)
 
 	if (!hf_files_name_valid(m->name))
 		return c->rc = hf_error_set(HF_ECORRUPT, "snapshot entry '%s' has an unsafe name",
-					    m->name ? m->name : "");
+		                            m->name ? m->name : "");
 	if (m->type < HF_ENTRY_FILE || m->type > HF_ENTRY_BLK)
-		return c->rc = hf_error_set(HF_ECORRUPT, "snapshot entry '%s' has an unknown type %d", m->name,
-					    (int)m->type);
+		return c->rc = hf_error_set(HF_ECORRUPT, "snapshot entry '%s' has an unknown type %d",
+		                            m->name, (int)m->type);
 	if ((m->type == HF_ENTRY_SYMLINK && (!m->link_target || !*m->link_target)) ||
 	    (m->type == HF_ENTRY_HARDLINK && !hf_files_name_valid(m->link_target)))
-		return c->rc = hf_error_set(HF_ECORRUPT, "snapshot entry '%s' has an invalid link target", m->name);
+		return c->rc = hf_error_set(HF_ECORRUPT, "snapshot entry '%s' has an invalid link target",
+		                            m->name);
 	if (l->len == l->cap) {
 		size_t ncap = l->cap ? l->cap * 2 : 256;
 		hf_files_entry *nv = realloc(l->v, ncap * sizeof(*nv));
@@ -97,8 +98,10 @@ static int check_tree(const hf_files_list *l, hf_files_map *names)
 				return hf_error_set(HF_ENOMEM, "out of memory");
 			s = hf_files_map_get(names, parent);
 			if (s && l->v[s->num].m.type != HF_ENTRY_DIR) {
-				rc = hf_error_set(HF_ECORRUPT, "snapshot entry '%s' is below '%s', which is not a directory",
-						  m->name, parent);
+				rc = hf_error_set(
+				    HF_ECORRUPT,
+				    "snapshot entry '%s' is below '%s', which is not a directory", m->name,
+				    parent);
 				free(parent);
 				return rc;
 			}
@@ -107,8 +110,9 @@ static int check_tree(const hf_files_list *l, hf_files_map *names)
 		if (m->type == HF_ENTRY_HARDLINK) {
 			hf_files_map_slot *s = hf_files_map_get(names, m->link_target);
 			if (!s || l->v[s->num].m.type != HF_ENTRY_FILE)
-				return hf_error_set(HF_ECORRUPT, "hardlink '%s' points to '%s', which is not an earlier file",
-						    m->name, m->link_target);
+				return hf_error_set(
+				    HF_ECORRUPT, "hardlink '%s' points to '%s', which is not an earlier file",
+				    m->name, m->link_target);
 		}
 		if ((rc = hf_files_map_put(names, m->name, NULL, (int64_t)i)) < 0)
 			return rc;
@@ -131,7 +135,7 @@ static int include_match(const char *name, const char *inc)
 
 /* Marks keep[i]; fails with HF_ENOTFOUND naming the first include that matched nothing. */
 static int apply_include(const hf_files_list *l, const char *const *include, size_t ninclude,
-			 unsigned char *keep)
+                         unsigned char *keep)
 {
 	char **incs = NULL;
 	unsigned char *hit = NULL;
@@ -214,8 +218,7 @@ static int relink(hf_files_list *l, const unsigned char *keep, const hf_files_ma
 	return rc;
 }
 
-int hf_files_list_load(hf_files_list *out, hf_snapshot_reader *r, const char *const *include,
-		       size_t ninclude)
+int hf_files_list_load(hf_files_list *out, hf_snapshot_reader *r, const char *const *include, size_t ninclude)
 {
 	hf_files_list l = HF_FILES_LIST_INIT;
 	hf_files_map names = HF_FILES_MAP_INIT;

@@ -14,12 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
-#define STOPPED (-1000)     /* internal: another thread failed, abandon this file quietly */
-#define HOLE_MIN 4096       /* an all-zero piece at least this long is skipped, not written */
+#define STOPPED (-1000) /* internal: another thread failed, abandon this file quietly */
+#define HOLE_MIN 4096   /* an all-zero piece at least this long is skipped, not written */
 #define MAX_THREADS 64
 
 typedef struct dircache {
@@ -44,10 +43,10 @@ typedef struct restore {
 	size_t njobs, next;
 	pthread_mutex_t mu;
 	atomic_int stop;
-	int err;            /* first fatal error and its message */
+	int err; /* first fatal error and its message */
 	char errmsg[1024];
 	char errhint[1024];
-	uint64_t damaged;   /* files skipped with keep_going, first message */
+	uint64_t damaged; /* files skipped with keep_going, first message */
 	char dmgmsg[1024];
 } restore;
 
@@ -56,11 +55,11 @@ typedef struct worker {
 	dircache cache;
 	uint8_t *buf;
 	size_t blen;
-	uint64_t off;       /* logical end of what was received so far */
+	uint64_t off; /* logical end of what was received so far */
 	int fd;
 	const hf_files_entry *e;
-	int werr;           /* this worker's own failure inside the read callback */
-	int reader_failed;  /* the last failure came from r->read itself (damaged or missing data) */
+	int werr;          /* this worker's own failure inside the read callback */
+	int reader_failed; /* the last failure came from r->read itself (damaged or missing data) */
 } worker;
 
 static void dircache_reset(dircache *c)
@@ -107,9 +106,10 @@ static int open_parent(restore *rs, dircache *c, const char *name, int *dirfd, c
 		if (fd < 0) {
 			int e = errno;
 			rc = e == ELOOP || e == ENOTDIR
-				     ? hf_error_set(HF_ECORRUPT, "unable to restore '%s': '%s/%s' is not a directory", name,
-						    rs->target, path)
-				     : errno_error(rs, e, "open directory", path);
+			         ? hf_error_set(HF_ECORRUPT,
+			                        "unable to restore '%s': '%s/%s' is not a directory", name,
+			                        rs->target, path)
+			         : errno_error(rs, e, "open directory", path);
 			break;
 		}
 		if (cur != rs->rootfd)
@@ -140,7 +140,8 @@ static int make_room(restore *rs, int dirfd, const char *base, const hf_files_en
 	if (S_ISDIR(st.st_mode)) {
 		if (e->m.type == HF_ENTRY_DIR)
 			return 1;
-		return hf_error_set(HF_EEXISTS, "'%s/%s' already exists and is a directory", rs->target, e->m.name);
+		return hf_error_set(HF_EEXISTS, "'%s/%s' already exists and is a directory", rs->target,
+		                    e->m.name);
 	}
 	if (!rs->overwrite) {
 		hf_error_set(HF_EEXISTS, "'%s/%s' already exists", rs->target, e->m.name);
@@ -203,10 +204,12 @@ static int apply_meta_at(restore *rs, int dirfd, const char *base, const hf_file
 	struct timespec ts[2] = {{0, UTIME_OMIT}, mtime_ts(e->m.mtime_ns)};
 	if (rs->is_root && fchownat(dirfd, base, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
 		hf_log_warn("unable to set owner of '%s/%s': %s", rs->target, e->m.name, strerror(errno));
-	if (e->m.type != HF_ENTRY_SYMLINK && fchmodat(dirfd, base, (mode_t)e->m.mode, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (e->m.type != HF_ENTRY_SYMLINK &&
+	    fchmodat(dirfd, base, (mode_t)e->m.mode, AT_SYMLINK_NOFOLLOW) < 0) {
 		struct stat st;
-		if ((errno != ENOTSUP && errno != EOPNOTSUPP) || fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    S_ISLNK(st.st_mode) || fchmodat(dirfd, base, (mode_t)e->m.mode, 0) < 0)
+		if ((errno != ENOTSUP && errno != EOPNOTSUPP) ||
+		    fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || S_ISLNK(st.st_mode) ||
+		    fchmodat(dirfd, base, (mode_t)e->m.mode, 0) < 0)
 			return errno_error(rs, errno, "set mode of", e->m.name);
 	}
 	if (utimensat(dirfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
@@ -215,16 +218,21 @@ static int apply_meta_at(restore *rs, int dirfd, const char *base, const hf_file
 }
 
 /* Create one non-directory, non-file entry (after make_room on EEXIST). */
-static int create_node(int dirfd, const char *base, const hf_files_entry *e, int ldir,
-		       const char *lbase)
+static int create_node(int dirfd, const char *base, const hf_files_entry *e, int ldir, const char *lbase)
 {
 	switch (e->m.type) {
-	case HF_ENTRY_SYMLINK: return symlinkat(e->m.link_target, dirfd, base);
-	case HF_ENTRY_HARDLINK: return linkat(ldir, lbase, dirfd, base, 0);
-	case HF_ENTRY_FIFO: return mknodat(dirfd, base, S_IFIFO | 0600, 0);
-	case HF_ENTRY_CHR: return mknodat(dirfd, base, S_IFCHR | 0600, (dev_t)e->m.rdev);
-	case HF_ENTRY_BLK: return mknodat(dirfd, base, S_IFBLK | 0600, (dev_t)e->m.rdev);
-	case HF_ENTRY_DIR: return mkdirat(dirfd, base, 0700);
+	case HF_ENTRY_SYMLINK:
+		return symlinkat(e->m.link_target, dirfd, base);
+	case HF_ENTRY_HARDLINK:
+		return linkat(ldir, lbase, dirfd, base, 0);
+	case HF_ENTRY_FIFO:
+		return mknodat(dirfd, base, S_IFIFO | 0600, 0);
+	case HF_ENTRY_CHR:
+		return mknodat(dirfd, base, S_IFCHR | 0600, (dev_t)e->m.rdev);
+	case HF_ENTRY_BLK:
+		return mknodat(dirfd, base, S_IFBLK | 0600, (dev_t)e->m.rdev);
+	case HF_ENTRY_DIR:
+		return mkdirat(dirfd, base, 0700);
 	case HF_ENTRY_FILE: {
 		int fd = openat(dirfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0)
@@ -253,11 +261,15 @@ static int create_entry(restore *rs, dircache *c, dircache *lc, const hf_files_e
 		return rc;
 	if (create_node(dirfd, base, e, ldir, lbase) < 0) {
 		if (errno != EEXIST)
-			return errno_error(rs, errno, e->m.type == HF_ENTRY_HARDLINK ? "link" : "create", e->m.name);
+			return errno_error(rs, errno, e->m.type == HF_ENTRY_HARDLINK ? "link" : "create",
+			                   e->m.name);
 		if ((rc = make_room(rs, dirfd, base, e)) < 0)
 			return rc;
 		if (rc == 0 && create_node(dirfd, base, e, ldir, lbase) < 0)
 			return errno_error(rs, errno, "create", e->m.name);
+		/* A reused directory must be writable for now; its mode is set in finish_dirs. */
+		if (rc == 1)
+			(void)fchmodat(dirfd, base, 0700, 0);
 	}
 	if (e->m.type == HF_ENTRY_DIR)
 		rs->st->dirs++;
@@ -379,7 +391,8 @@ static void skip_damaged(worker *w, const hf_files_entry *e)
 		const hf_files_entry *x = &rs->list.v[i];
 		if (x != e && !(x->m.type == HF_ENTRY_HARDLINK && !strcmp(x->m.link_target, e->m.name)))
 			continue;
-		if (open_parent(rs, &w->cache, x->m.name, &dirfd, &base) == 0 && unlinkat(dirfd, base, 0) == 0 && x != e)
+		if (open_parent(rs, &w->cache, x->m.name, &dirfd, &base) == 0 &&
+		    unlinkat(dirfd, base, 0) == 0 && x != e)
 			links++;
 	}
 	pthread_mutex_lock(&rs->mu);
@@ -544,7 +557,7 @@ static void resolve_owners(restore *rs)
 }
 
 int hf_files_restore(hf_snapshot_reader *r, const char *target_dir, const hf_files_restore_opts *o,
-		     hf_files_stats *stats)
+                     hf_files_stats *stats)
 {
 	restore rs;
 	hf_files_stats local = {0};
@@ -569,7 +582,8 @@ int hf_files_restore(hf_snapshot_reader *r, const char *target_dir, const hf_fil
 	if ((rc = hf_fs_mkdir_p(target_dir, 0700)) < 0)
 		goto done;
 	if ((rs.rootfd = open(target_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		rc = hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to open directory '%s'", target_dir);
+		rc = hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to open directory '%s'",
+		                        target_dir);
 		goto done;
 	}
 	resolve_owners(&rs);
@@ -577,8 +591,9 @@ int hf_files_restore(hf_snapshot_reader *r, const char *target_dir, const hf_fil
 	    (rc = run_workers(&rs)) < 0 || (rc = finish_dirs(&rs)) < 0)
 		goto done;
 	if (rs.damaged)
-		rc = hf_error_set(HF_ECORRUPT, "%llu file(s) in '%s' could not be restored from damaged data; first: %s",
-				  (unsigned long long)rs.damaged, target_dir, rs.dmgmsg);
+		rc = hf_error_set(HF_ECORRUPT,
+		                  "%llu file(s) in '%s' could not be restored from damaged data; first: %s",
+		                  (unsigned long long)rs.damaged, target_dir, rs.dmgmsg);
 done:
 	if (rs.rootfd >= 0)
 		close(rs.rootfd);

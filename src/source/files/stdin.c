@@ -19,8 +19,9 @@ int hf_stdin_import(int fd, const char *name, hf_sink *sink, hf_files_stats *sta
 	int rc = 0, skip;
 
 	if (!hf_files_name_valid(name))
-		return hf_error_set(HF_EUSAGE, "invalid entry name '%s': it must be relative, without '.' or '..'",
-				    name ? name : "");
+		return hf_error_set(HF_EUSAGE,
+		                    "invalid entry name '%s': it must be relative, without '.' or '..'",
+		                    name ? name : "");
 	memset(&m, 0, sizeof(m));
 	m.name = name;
 	m.type = HF_ENTRY_FILE;
@@ -42,7 +43,8 @@ int hf_stdin_import(int fd, const char *name, hf_sink *sink, hf_files_stats *sta
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to read input for '%s'", name);
+			rc = hf_error_set_errno(hf_error_from_errno(errno), errno,
+			                        "unable to read input for '%s'", name);
 			goto done;
 		}
 		if (n == 0)

@@ -8,6 +8,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -37,6 +38,31 @@ static const char *archive_msg(struct archive *a)
 	return e > 0 ? strerror(e) : "unknown error";
 }
 
+/* Names are bytes, nearly always UTF-8. libarchive converts them between the thread's LC_CTYPE
+ * and the UTF-8 of pax headers; under the C locale it cannot (and 3.6 even crashes on entries set
+ * with the _utf8 setters), so both directions run with a UTF-8 LC_CTYPE. Names that are not
+ * UTF-8 are then written with hdrcharset=BINARY. */
+static locale_t utf8_locale_push(locale_t *prev)
+{
+	locale_t base = duplocale(uselocale((locale_t)0)), loc;
+	if (!base)
+		return (locale_t)0;
+	if (!(loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", base))) {
+		freelocale(base);
+		return (locale_t)0;
+	}
+	*prev = uselocale(loc);
+	return loc;
+}
+
+static void utf8_locale_pop(locale_t loc, locale_t prev)
+{
+	if (!loc)
+		return;
+	uselocale(prev);
+	freelocale(loc);
+}
+
 /* --- import ------------------------------------------------------------------------------- */
 
 typedef struct importer {
@@ -51,8 +77,8 @@ typedef struct importer {
 
 static int read_failed(importer *im)
 {
-	return hf_error_set(archive_code(im->a, HF_ECORRUPT), "unable to read tar archive '%s': %s", im->label,
-			    archive_msg(im->a));
+	return hf_error_set(archive_code(im->a, HF_ECORRUPT), "unable to read tar archive '%s': %s",
+	                    im->label, archive_msg(im->a));
 }
 
 /* A normalized copy of an archive name, rejecting ".." components. */
@@ -65,7 +91,8 @@ static int archive_name(importer *im, const char *raw, const char *what, char **
 		return hf_error_set(HF_ENOMEM, "out of memory");
 	if (hf_files_name_normalize(n) < 0) {
 		free(n);
-		return hf_error_set(HF_ECORRUPT, "unsafe entry '%s' in %s: '..' is not allowed", raw, im->origin);
+		return hf_error_set(HF_ECORRUPT, "unsafe entry '%s' in %s: '..' is not allowed", raw,
+		                    im->origin);
 	}
 	*out = n;
 	return 0;
@@ -83,13 +110,20 @@ static hf_entry_type entry_type(struct archive_entry *ae)
 	if (archive_entry_hardlink(ae) || archive_entry_hardlink_utf8(ae))
 		return HF_ENTRY_HARDLINK;
 	switch (archive_entry_filetype(ae)) {
-	case AE_IFREG: return HF_ENTRY_FILE;
-	case AE_IFDIR: return HF_ENTRY_DIR;
-	case AE_IFLNK: return HF_ENTRY_SYMLINK;
-	case AE_IFIFO: return HF_ENTRY_FIFO;
-	case AE_IFCHR: return HF_ENTRY_CHR;
-	case AE_IFBLK: return HF_ENTRY_BLK;
-	default: return (hf_entry_type)0;
+	case AE_IFREG:
+		return HF_ENTRY_FILE;
+	case AE_IFDIR:
+		return HF_ENTRY_DIR;
+	case AE_IFLNK:
+		return HF_ENTRY_SYMLINK;
+	case AE_IFIFO:
+		return HF_ENTRY_FIFO;
+	case AE_IFCHR:
+		return HF_ENTRY_CHR;
+	case AE_IFBLK:
+		return HF_ENTRY_BLK;
+	default:
+		return (hf_entry_type)0;
 	}
 }
 
@@ -111,8 +145,9 @@ static int hardlink_target(importer *im, const char *name, struct archive_entry 
 		s = hf_files_map_get(&im->tree.names, t);
 	}
 	if (!s || s->num != HF_ENTRY_FILE) {
-		rc = hf_error_set(HF_ECORRUPT, "hardlink '%s' in %s points to '%s', which is not an earlier file", name,
-				  im->origin, t);
+		rc = hf_error_set(HF_ECORRUPT,
+		                  "hardlink '%s' in %s points to '%s', which is not an earlier file", name,
+		                  im->origin, t);
 		free(t);
 		return rc;
 	}
@@ -159,7 +194,8 @@ static int import_entry(importer *im, struct archive_entry *ae)
 		const char *t = archive_entry_symlink(ae);
 		if (!(t = t ? t : archive_entry_symlink_utf8(ae)) || !(target = strdup(t))) {
 			rc = t ? hf_error_set(HF_ENOMEM, "out of memory")
-			       : hf_error_set(HF_ECORRUPT, "symlink '%s' in %s has no target", name, im->origin);
+			       : hf_error_set(HF_ECORRUPT, "symlink '%s' in %s has no target", name,
+			                      im->origin);
 			goto done;
 		}
 	}
@@ -169,6 +205,10 @@ static int import_entry(importer *im, struct archive_entry *ae)
 	m.gid = (uint32_t)archive_entry_gid(ae);
 	m.user = archive_entry_uname(ae);
 	m.group = archive_entry_gname(ae);
+	if (m.user && !*m.user)
+		m.user = NULL;
+	if (m.group && !*m.group)
+		m.group = NULL;
 	if (archive_entry_mtime_is_set(ae))
 		m.mtime_ns = (int64_t)archive_entry_mtime(ae) * 1000000000 + archive_entry_mtime_nsec(ae);
 	if (m.type == HF_ENTRY_FILE)
@@ -178,7 +218,8 @@ static int import_entry(importer *im, struct archive_entry *ae)
 	if ((rc = hf_files_tree_add(&im->tree, im->sink, &m, im->origin, im->st, &skip)) < 0 || skip)
 		goto done;
 	if ((rc = im->sink->entry_begin(im->sink, &m)) < 0 ||
-	    (m.type == HF_ENTRY_FILE && (rc = copy_data(im, &total)) < 0) || (rc = im->sink->entry_end(im->sink)) < 0)
+	    (m.type == HF_ENTRY_FILE && (rc = copy_data(im, &total)) < 0) ||
+	    (rc = im->sink->entry_end(im->sink)) < 0)
 		goto done;
 	if (m.type == HF_ENTRY_DIR)
 		im->st->dirs++;
@@ -215,10 +256,12 @@ int hf_tar_import(const char *path_or_dash, hf_sink *sink, hf_files_stats *stats
 	importer im;
 	hf_files_stats local = {0};
 	struct archive_entry *ae;
+	locale_t loc, prev = (locale_t)0;
 	int rc = 0, is_stdin = path_or_dash && !strcmp(path_or_dash, "-");
 
 	if (!path_or_dash || !*path_or_dash)
 		return hf_error_set(HF_EUSAGE, "no tar archive to import");
+	loc = utf8_locale_push(&prev);
 	memset(&im, 0, sizeof(im));
 	im.sink = sink;
 	im.st = stats ? stats : &local;
@@ -231,9 +274,9 @@ int hf_tar_import(const char *path_or_dash, hf_sink *sink, hf_files_stats *stats
 	archive_read_support_filter_all(im.a);
 	support_formats(im.a);
 	if ((is_stdin ? archive_read_open_fd(im.a, STDIN_FILENO, TAR_READ_BLOCK)
-		      : archive_read_open_filename(im.a, path_or_dash, TAR_READ_BLOCK)) != ARCHIVE_OK) {
-		rc = hf_error_set(archive_code(im.a, HF_ECORRUPT), "unable to open tar archive '%s': %s", im.label,
-				  archive_msg(im.a));
+	              : archive_read_open_filename(im.a, path_or_dash, TAR_READ_BLOCK)) != ARCHIVE_OK) {
+		rc = hf_error_set(archive_code(im.a, HF_ECORRUPT), "unable to open tar archive '%s': %s",
+		                  im.label, archive_msg(im.a));
 		goto done;
 	}
 	for (;;) {
@@ -255,6 +298,7 @@ done:
 		archive_read_free(im.a);
 	hf_files_tree_free(&im.tree);
 	free(im.buf);
+	utf8_locale_pop(loc, prev);
 	return rc;
 }
 
@@ -274,56 +318,33 @@ typedef struct exporter {
 static int write_failed(exporter *ex)
 {
 	return hf_error_set(archive_code(ex->a, HF_EIO), "unable to write tar to '%s': %s", ex->label,
-			    archive_msg(ex->a));
-}
-
-static int utf8_valid(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	while (*p) {
-		int n = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : -1;
-		if (n < 0)
-			return 0;
-		p++;
-		while (n--)
-			if ((*p++ & 0xc0) != 0x80)
-				return 0;
-	}
-	return 1;
-}
-
-/* Names are bytes; valid UTF-8 is declared as such, anything else is written as binary. */
-static void set_str(struct archive_entry *ae, const char *s,
-		    void (*utf8)(struct archive_entry *, const char *),
-		    void (*raw)(struct archive_entry *, const char *))
-{
-	if (s)
-		(utf8_valid(s) ? utf8 : raw)(ae, s);
+	                    archive_msg(ex->a));
 }
 
 static void fill_entry(struct archive_entry *ae, const hf_files_entry *e)
 {
 	const hf_entry_meta *m = &e->m;
-	static const unsigned types[] = {0, AE_IFREG, AE_IFDIR, AE_IFLNK, AE_IFREG, AE_IFIFO, AE_IFCHR, AE_IFBLK};
+	static const unsigned types[] = {0,        AE_IFREG, AE_IFDIR, AE_IFLNK,
+	                                 AE_IFREG, AE_IFIFO, AE_IFCHR, AE_IFBLK};
 	int64_t sec = m->mtime_ns / 1000000000, nsec = m->mtime_ns % 1000000000;
 	if (nsec < 0) {
 		sec--;
 		nsec += 1000000000;
 	}
 	archive_entry_clear(ae);
-	set_str(ae, m->name, archive_entry_set_pathname_utf8, archive_entry_copy_pathname);
+	archive_entry_copy_pathname(ae, m->name);
 	archive_entry_set_filetype(ae, types[m->type]);
 	archive_entry_set_perm(ae, (mode_t)(m->mode & 07777));
 	archive_entry_set_uid(ae, m->uid);
 	archive_entry_set_gid(ae, m->gid);
-	set_str(ae, m->user, archive_entry_set_uname_utf8, archive_entry_copy_uname);
-	set_str(ae, m->group, archive_entry_set_gname_utf8, archive_entry_copy_gname);
+	archive_entry_copy_uname(ae, m->user);
+	archive_entry_copy_gname(ae, m->group);
 	archive_entry_set_mtime(ae, (time_t)sec, (long)nsec);
 	archive_entry_set_size(ae, m->type == HF_ENTRY_FILE ? (la_int64_t)m->size : 0);
 	if (m->type == HF_ENTRY_SYMLINK)
-		set_str(ae, m->link_target, archive_entry_set_symlink_utf8, archive_entry_copy_symlink);
+		archive_entry_copy_symlink(ae, m->link_target);
 	if (m->type == HF_ENTRY_HARDLINK)
-		set_str(ae, m->link_target, archive_entry_set_hardlink_utf8, archive_entry_copy_hardlink);
+		archive_entry_copy_hardlink(ae, m->link_target);
 	if (m->type == HF_ENTRY_CHR || m->type == HF_ENTRY_BLK)
 		archive_entry_set_rdev(ae, (dev_t)m->rdev);
 }
@@ -332,8 +353,9 @@ static int export_data(const void *data, size_t len, void *payload)
 {
 	exporter *ex = payload;
 	if (len > ex->size - ex->written)
-		return ex->err = hf_error_set(HF_ECORRUPT, "content of '%s' is longer than its recorded size %llu",
-					      ex->name, (unsigned long long)ex->size);
+		return ex->err =
+		           hf_error_set(HF_ECORRUPT, "content of '%s' is longer than its recorded size %llu",
+		                        ex->name, (unsigned long long)ex->size);
 	if (len && archive_write_data(ex->a, data, len) != (la_ssize_t)len)
 		return ex->err = write_failed(ex);
 	ex->written += len;
@@ -367,8 +389,8 @@ static int export_entry(exporter *ex, struct archive_entry *ae, const hf_files_e
 	if (rc < 0)
 		return rc;
 	if (ex->written != ex->size)
-		return hf_error_set(HF_ECORRUPT, "content of '%s' is %llu bytes, its recorded size is %llu", e->m.name,
-				    (unsigned long long)ex->written, (unsigned long long)ex->size);
+		return hf_error_set(HF_ECORRUPT, "content of '%s' is %llu bytes, its recorded size is %llu",
+		                    e->m.name, (unsigned long long)ex->written, (unsigned long long)ex->size);
 	ex->st->bytes += ex->written;
 	return 0;
 }
@@ -386,7 +408,8 @@ static int open_output(const char *path, int overwrite, int *fd_out, int *create
 	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
 		/* A device or pipe: write into it, never replace or remove it. */
 		if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-			return hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to open '%s'", path);
+			return hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to open '%s'",
+			                          path);
 		*fd_out = fd;
 		return 0;
 	}
@@ -413,7 +436,9 @@ static int export_all(exporter *ex, const hf_files_list *l, int fd)
 		rc = hf_error_set(HF_ENOMEM, "out of memory");
 		goto done;
 	}
-	if (archive_write_set_format_pax_restricted(ex->a) != ARCHIVE_OK ||
+	/* pax, not restricted pax: the latter drops sub-second mtimes unless an entry needs an extended
+	 * header for another reason. Entries with whole-second mtimes still get plain ustar headers. */
+	if (archive_write_set_format_pax(ex->a) != ARCHIVE_OK ||
 	    archive_write_set_bytes_per_block(ex->a, 64 * 1024) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(ex->a, 10240) != ARCHIVE_OK ||
 	    archive_write_open_fd(ex->a, fd) != ARCHIVE_OK) {
@@ -433,12 +458,13 @@ done:
 }
 
 int hf_tar_export(hf_snapshot_reader *r, const char *path_or_dash, const hf_files_restore_opts *o,
-		  hf_files_stats *stats)
+                  hf_files_stats *stats)
 {
 	hf_files_list l = HF_FILES_LIST_INIT;
 	hf_files_stats local = {0};
 	exporter ex;
 	sigset_t pipe_set, old_set, pending;
+	locale_t loc, prev = (locale_t)0;
 	int rc, fd = -1, created = 0, was_pending;
 
 	if (!path_or_dash || !*path_or_dash)
@@ -457,16 +483,20 @@ int hf_tar_export(hf_snapshot_reader *r, const char *path_or_dash, const hf_file
 	sigpending(&pending);
 	was_pending = sigismember(&pending, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+	loc = utf8_locale_push(&prev);
 	rc = export_all(&ex, &l, fd);
+	utf8_locale_pop(loc, prev);
 	if (!was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
 		struct timespec zero = {0, 0};
 		(void)sigtimedwait(&pipe_set, NULL, &zero);
 	}
 	pthread_sigmask(SIG_SETMASK, &old_set, NULL);
 	if (rc == 0 && created && fsync(fd) < 0)
-		rc = hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to write tar to '%s'", ex.label);
+		rc = hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to write tar to '%s'",
+		                        ex.label);
 	if (fd != STDOUT_FILENO && close(fd) < 0 && rc == 0)
-		rc = hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to write tar to '%s'", ex.label);
+		rc = hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to write tar to '%s'",
+		                        ex.label);
 	if (rc < 0 && created)
 		unlink(path_or_dash);
 done:

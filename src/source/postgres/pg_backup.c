@@ -160,10 +160,64 @@ static char *quoted_pattern(const char *prefix, const char *schema, const char *
 	return (char *)hf_buf_detach(&b, NULL);
 }
 
+/* pg_dump's plain output wraps the SQL in "\restrict KEY" / "\unrestrict KEY" psql meta-commands
+ * with a random key: dropped, so an unchanged schema gives an identical entry (and the server
+ * never sees a meta-command). Lines are cut across pipe reads; memory stays bounded by a line. */
+typedef struct ddl_filter {
+	backup_ctx *ctx;
+	hf_buf line; /* a line cut by a pipe read */
+	hf_buf out;  /* kept lines, written in large pieces */
+} ddl_filter;
+
+static int ddl_flush(ddl_filter *f)
+{
+	int rc = f->out.len ? sink_write(f->out.data, f->out.len, f->ctx) : 0;
+	hf_buf_clear(&f->out);
+	return rc;
+}
+
+static int is_meta_line(const uint8_t *p, size_t n)
+{
+	return (n >= 10 && memcmp(p, "\\restrict ", 10) == 0) || (n >= 12 && memcmp(p, "\\unrestrict ", 12) == 0);
+}
+
+static int ddl_line(ddl_filter *f, const uint8_t *p, size_t n)
+{
+	int rc;
+	if (is_meta_line(p, n))
+		return 0;
+	if ((rc = hf_buf_append(&f->out, p, n)) < 0)
+		return rc;
+	return f->out.len >= 65536 ? ddl_flush(f) : 0;
+}
+
+static int ddl_write(const void *data, size_t len, void *payload)
+{
+	ddl_filter *f = payload;
+	const uint8_t *p = data, *end = p + len;
+	int rc = 0;
+	while (p < end && rc == 0) {
+		const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+		if (f->line.len || !nl) {
+			/* A line started in an earlier read, or one that continues in the next. */
+			if ((rc = hf_buf_append(&f->line, p, n)) == 0 && nl) {
+				rc = ddl_line(f, f->line.data, f->line.len);
+				hf_buf_clear(&f->line);
+			}
+		} else {
+			rc = ddl_line(f, p, n);
+		}
+		p += n;
+	}
+	return rc;
+}
+
 /* One DDL entry from pg_dump with the given section arguments. */
 static int dump_entry(PGconn *conn, const hf_pg_spec *spec, const pg_capture *c, const char *snapshot,
 		      const char *entry, const char *section, backup_ctx *ctx)
 {
+	ddl_filter filter = {ctx, HF_BUF_INIT, HF_BUF_INIT};
 	char **args = NULL;
 	size_t n = 0, i;
 	int rc;
@@ -179,8 +233,12 @@ static int dump_entry(PGconn *conn, const hf_pg_spec *spec, const pg_capture *c,
 		if (!args[i])
 			rc = hf_error_set(HF_ENOMEM, "out of memory");
 	if (rc == 0 && (rc = begin_file(ctx->sink, entry, HF_ENTRY_FILE, c->time_ns)) == 0 &&
-	    (rc = pg_dump_run(conn, spec->pg_dump_path, snapshot, (const char *const *)args, n, sink_write, ctx)) == 0)
+	    (rc = pg_dump_run(conn, spec->pg_dump_path, snapshot, (const char *const *)args, n, ddl_write, &filter)) == 0 &&
+	    (rc = filter.line.len ? ddl_line(&filter, filter.line.data, filter.line.len) : 0) == 0 &&
+	    (rc = ddl_flush(&filter)) == 0)
 		rc = ctx->sink->entry_end(ctx->sink);
+	hf_buf_free(&filter.line);
+	hf_buf_free(&filter.out);
 	for (i = 0; i < n; i++)
 		free(args[i]);
 	free(args);

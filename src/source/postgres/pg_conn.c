@@ -142,7 +142,9 @@ int pg_fail(PGconn *conn, const PGresult *res, const char *fmt, ...)
 	va_end(ap);
 	/* Only the primary message: DETAIL lines may quote row values (patient data). */
 	pg_one_line(msg, sizeof(msg), primary && *primary ? primary : PQerrorMessage(conn));
-	if (PQstatus(conn) == CONNECTION_BAD)
+	/* Terminated, shut down, or the socket went away: the transaction is gone with it. */
+	if (PQstatus(conn) == CONNECTION_BAD ||
+	    (state && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0)))
 		return hf_error_set(HF_ESOURCE, "%s: connection to '%s' lost: %s", ctx, pg_where(conn),
 				    msg[0] ? msg : "server closed the connection");
 	return hf_error_set(code, "%s: %s", ctx, msg[0] ? msg : "unknown postgres error");

@@ -541,12 +541,13 @@ int pg_model_select_sequences(PGconn *conn, pg_capture *c)
 			goto done;
 		param = (const char *)oids.data;
 		rc = pg_exec_params(&res, conn, PGRES_TUPLES_OK,
-				    "SELECT DISTINCT n.nspname, s.relname FROM pg_depend d"
+				    "SELECT n.nspname, s.relname FROM pg_depend d"
 				    " JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'"
 				    " JOIN pg_namespace n ON n.oid = s.relnamespace"
 				    " WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass"
 				    " AND d.refobjid = ANY($1::oid[]) AND d.deptype IN ('a', 'i')"
-				    " ORDER BY 1 COLLATE \"C\", 2 COLLATE \"C\"",
+				    " GROUP BY n.nspname, s.relname"
+				    " ORDER BY n.nspname COLLATE \"C\", s.relname COLLATE \"C\"",
 				    1, &param, "unable to list sequences");
 	}
 	for (i = 0; rc == 0 && i < PQntuples(res); i++)

@@ -161,10 +161,12 @@ static int scalar(char **out, PGconn *conn, const char *sql, int nparams, const 
 {
 	PGresult *res = NULL;
 	int rc = pg_exec_params(&res, conn, PGRES_TUPLES_OK, sql, nparams, params, ctx);
-	if (rc == 0)
-		*out = PQntuples(res) ? pg_strdup(PQgetvalue(res, 0, 0)) : NULL;
-	if (rc == 0 && PQntuples(res) && !*out)
-		rc = HF_ENOMEM;
+	if (rc == 0) {
+		int has = PQntuples(res) > 0 && !PQgetisnull(res, 0, 0);
+		*out = has ? pg_strdup(PQgetvalue(res, 0, 0)) : NULL;
+		if (has && !*out)
+			rc = HF_ENOMEM;
+	}
 	PQclear(res);
 	return rc;
 }

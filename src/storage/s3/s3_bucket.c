@@ -59,6 +59,8 @@ static int check_lock(hf_s3 *s3)
 	hf_buf out = HF_BUF_INIT;
 	hf_s3_resp resp;
 	char val[32];
+	const char *p, *dr;
+	size_t drlen;
 	int rc;
 
 	rc = bucket_get(s3, "object-lock=", &out, &resp);
@@ -68,7 +70,8 @@ static int check_lock(hf_s3 *s3)
 		goto done;
 	if (hf_s3_xml_get(val, sizeof(val), &out, "ObjectLockEnabled") < 0 || strcmp(val, "Enabled") != 0)
 		goto off;
-	if (hf_s3_xml_get(val, sizeof(val), &out, "DefaultRetention") == 0 || strstr((char *)out.data, "<DefaultRetention"))
+	p = (const char *)out.data;
+	if (hf_s3_xml_find(&p, p + out.len, "DefaultRetention", &dr, &drlen) == 0)
 		hf_log_warn("bucket '%s' has a default retention: objects holdfast writes without a lock (the keys/ area) "
 			    "get locked too and cannot be removed (crypto-shredding needs that)", s3->bucket);
 	hf_error_clear();
@@ -127,9 +130,9 @@ int hf_s3_prepare(hf_storage *s, const hf_storage_prepare_opts *o)
 	} else if (rc < 0) {
 		return rc;
 	}
-	if ((rc = check_versioning(s3)) < 0)
+	if ((rc = check_lock(s3)) < 0)
 		return rc;
-	return check_lock(s3);
+	return check_versioning(s3);
 }
 
 /* ---- removing every version of one key ---- */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #define UPLOAD_ID_CAP 1024
+#define MAX_UNTIL 9000000000LL /* year 2255: seconds * 1e9 must fit in int64 (hf_time_format takes ns) */
 
 typedef struct lock_hdrs {
 	char mode[64];
@@ -266,6 +267,9 @@ int hf_s3_put(hf_storage *s, const char *key, const void *data, size_t len, cons
 	hf_s3 *s3 = (hf_s3 *)s;
 	int rc;
 
+	if (o->lock_mode != HF_LOCK_NONE && (o->lock_until <= 0 || o->lock_until > MAX_UNTIL))
+		return hf_error_set(HF_EUSAGE, "unable to store '%s' in '%s': invalid retain-until time %lld", key,
+				    s3->base.url, (long long)o->lock_until);
 	if (len > HF_S3_MULTIPART_THRESHOLD)
 		rc = put_multipart(s3, key, data, len, o);
 	else
@@ -285,6 +289,9 @@ int hf_s3_extend_lock(hf_storage *s, const char *key, hf_lock_mode mode, int64_t
 	if (mode != HF_LOCK_GOVERNANCE && mode != HF_LOCK_COMPLIANCE)
 		return hf_error_set(HF_EUSAGE, "unable to extend the lock of '%s' in '%s': no lock mode given", key,
 				    s3->base.url);
+	if (until <= 0 || until > MAX_UNTIL)
+		return hf_error_set(HF_EUSAGE, "unable to extend the lock of '%s' in '%s': invalid retain-until time %lld",
+				    key, s3->base.url, (long long)until);
 	if ((rc = hf_s3_head(s3, key, "extend the lock of", &resp, &st)) < 0)
 		return rc;
 	if (st.lock_mode >= mode && st.lock_until >= until)

@@ -327,9 +327,6 @@ static int build_headers(hf_s3 *s3, const hf_s3_req *req, struct curl_slist **ou
 		if ((rc = add_header(&list, line)) < 0)
 			goto done;
 	}
-	/* No "Expect: 100-continue" round trip before every large PUT. */
-	if ((rc = add_header(&list, "Expect:")) < 0)
-		goto done;
 	if (s3->token_header && (rc = add_header(&list, s3->token_header)) < 0)
 		goto done;
 	for (const char *const *h = req->headers; h && *h; h++)
@@ -361,6 +358,9 @@ static void setup(hf_s3 *s3, CURL *h, const hf_s3_req *req, xfer *x, const char 
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, low_time);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* No wait for "100 Continue" before every large PUT. (An "Expect:" header to drop it would be signed
+	 * by libcurl 7.88 and then not sent: SignatureDoesNotMatch.) */
+	curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
 	curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L * 1024);
 	curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 1024L * 1024);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, s3->insecure ? 0L : 1L);
@@ -461,6 +461,23 @@ static void set_hint(hf_s3 *s3, int code, const char *err)
 		hf_error_set_hint("check that %s is reachable and healthy", s3->endpoint);
 }
 
+/* For answers without an error body (HEAD). */
+static const char *status_text(long status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 409: return "Conflict";
+	case 412: return "Precondition Failed";
+	case 416: return "Range Not Satisfiable";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	default: return "";
+	}
+}
+
 /* Server messages go into ours: keep them printable and short. */
 static void clean_text(char *s)
 {
@@ -483,8 +500,9 @@ static int fail(hf_s3 *s3, const hf_s3_req *req, const hf_s3_resp *resp, CURLcod
 			 resp->status ? "" : ", no response", tries);
 	} else {
 		code = map_status(resp->status, resp->err_code);
-		snprintf(detail, sizeof(detail), "HTTP %ld%s%s%s%s%s", resp->status, resp->err_code[0] ? " " : "",
-			 resp->err_code, msg[0] ? ": " : "", msg, tries);
+		const char *what = resp->err_code[0] ? resp->err_code : status_text(resp->status);
+		snprintf(detail, sizeof(detail), "HTTP %ld%s%s%s%s%s", resp->status, what[0] ? " " : "", what,
+			 msg[0] ? ": " : "", msg, tries);
 	}
 	if (req->key || req->name)
 		hf_error_set(code, "unable to %s '%s' in '%s': %s", req->verb, req->name ? req->name : req->key,

@@ -87,6 +87,7 @@ run() {
 	STATUS=0
 	"$@" >"$OUT" 2>"$ERR" || STATUS=$?
 	check_sanitizers "$@"
+	cat "$OUT" "$ERR" >>"$T/transcript"   # everything printed, for "no secret in any output" checks
 }
 
 # expect_status N CMD...: CMD must exit with status N.

@@ -11,8 +11,8 @@
 
 /* Counters; the functions below add to them (zero the struct before the first call). */
 typedef struct hf_files_stats {
-	uint64_t files; /* non-directory entries: files, hardlinks, symlinks, fifos, devices */
-	uint64_t dirs;
+	uint64_t files;    /* non-directory entries: files, hardlinks, symlinks, fifos, devices */
+	uint64_t dirs;     /* directories */
 	uint64_t bytes;    /* file content bytes */
 	uint64_t warnings; /* skipped items: vanished, unreadable, unsupported */
 	uint64_t errors;   /* restore only: files skipped because their data is damaged (keep_going) */
@@ -20,9 +20,9 @@ typedef struct hf_files_stats {
 
 typedef struct hf_files_backup_opts {
 	int one_file_system; /* record mount points but do not descend into them (default 0) */
-	const char *const
-	    *excludes; /* fnmatch(3) patterns on the entry name ("etc/app/x.log"); a pattern
-	                * without '/' also matches the last component; a leading '/' is ignored */
+	/* fnmatch(3) patterns on the entry name ("etc/app/x.log"); a pattern without '/' also matches
+	 * the last component; a leading '/' is ignored. An excluded directory is skipped whole. */
+	const char *const *excludes;
 	size_t nexcludes;
 } hf_files_backup_opts;
 

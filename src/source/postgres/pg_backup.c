@@ -107,8 +107,7 @@ static int check_tenant_rows(PGconn *conn, const pg_capture *c, int allow_empty)
 			continue;
 		hf_buf_clear(&q);
 		if ((rc = hf_buf_printf(&q, "SELECT EXISTS (SELECT 1 FROM ")) < 0 ||
-		    (rc = pg_append_qname(&q, conn, c->tables[i].schema, c->tables[i].name)) < 0 ||
-		    (rc = hf_buf_printf(&q, " WHERE ")) < 0 || (rc = pg_model_filter_sql(&q, conn, c, i, 0)) < 0 ||
+		    (rc = pg_model_append_from(&q, conn, &c->tables[i])) < 0 || (rc = hf_buf_printf(&q, " WHERE ")) < 0 || (rc = pg_model_filter_sql(&q, conn, c, i, 0)) < 0 ||
 		    (rc = hf_buf_printf(&q, ")")) < 0 || (rc = hf_buf_cstr(&q)) < 0)
 			break;
 		if ((rc = pg_exec(&res, conn, PGRES_TUPLES_OK, (const char *)q.data, "unable to look for the tenant")) < 0)

@@ -49,6 +49,8 @@ typedef struct pg_table {
 	int *order_c;         /* per order_by column: collatable, so sorted with COLLATE "C" */
 	size_t norder;
 	unsigned int oid;     /* on the connection last resolved against */
+	char relkind;         /* 'r' plain (read with ONLY: inheritance children are their own
+			       * tables), 'p' partitioned (reads through its partitions) */
 	int has_tenant_col;
 	/* join path (ROWS): rows whose join_fk is in parent's join_pk of the tenant's parent rows */
 	char *join_fk, *join_parent_schema, *join_parent, *join_pk;
@@ -91,6 +93,8 @@ int pg_model_select_tables(PGconn *conn, const hf_pg_spec *spec, pg_capture *c);
 /* Sequences of the capture's scope; values read later by pg_model_read_sequences. */
 int pg_model_select_sequences(PGconn *conn, pg_capture *c);
 int pg_model_read_sequences(PGconn *conn, pg_capture *c);
+/* Append "ONLY "schema"."table"" (or without ONLY for a partitioned table). */
+int pg_model_append_from(hf_buf *b, PGconn *conn, const pg_table *t);
 /* Append "SELECT cols FROM t AS hf_row WHERE <tenant filter> ORDER BY ..." for table i. */
 int pg_model_select_sql(hf_buf *b, PGconn *conn, const pg_capture *c, size_t i);
 /* Append the WHERE condition selecting the tenant's rows of table i ("true" outside ROWS). */

@@ -286,8 +286,10 @@ int pg_model_resolve(PGconn *conn, pg_capture *c)
 		else if (strcmp(PQgetvalue(res, 0, 1), "r") != 0 && strcmp(PQgetvalue(res, 0, 1), "p") != 0)
 			rc = hf_error_set(HF_EUSAGE, "'%s.%s' in '%s' is not a table", t->schema, t->name,
 					  pg_where(conn));
-		else
+		else {
 			t->oid = (unsigned int)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
+			t->relkind = PQgetvalue(res, 0, 1)[0];
+		}
 	}
 	PQclear(res);
 	hf_buf_free(&q);
@@ -411,6 +413,12 @@ int pg_model_filter_sql(hf_buf *b, PGconn *conn, const pg_capture *c, size_t i, 
 	return hf_buf_printf(b, ")");
 }
 
+int pg_model_append_from(hf_buf *b, PGconn *conn, const pg_table *t)
+{
+	int rc = t->relkind == 'p' ? 0 : hf_buf_printf(b, "ONLY ");
+	return rc ? rc : pg_append_qname(b, conn, t->schema, t->name);
+}
+
 int pg_model_select_sql(hf_buf *b, PGconn *conn, const pg_capture *c, size_t i)
 {
 	const pg_table *t = &c->tables[i];
@@ -422,8 +430,7 @@ int pg_model_select_sql(hf_buf *b, PGconn *conn, const pg_capture *c, size_t i)
 			break;
 		rc = pg_append_ident(b, conn, t->columns[k]);
 	}
-	if (rc == 0 && (rc = hf_buf_printf(b, " FROM ")) == 0 &&
-	    (rc = pg_append_qname(b, conn, t->schema, t->name)) == 0 &&
+	if (rc == 0 && (rc = hf_buf_printf(b, " FROM ")) == 0 && (rc = pg_model_append_from(b, conn, t)) == 0 &&
 	    (rc = hf_buf_printf(b, " AS hf_row WHERE ")) == 0 && (rc = pg_model_filter_sql(b, conn, c, i, 0)) == 0)
 		rc = hf_buf_printf(b, " ORDER BY ");
 	/* A stable order makes unchanged tables produce identical streams (deduplication) and lets

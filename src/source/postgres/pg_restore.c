@@ -207,9 +207,12 @@ static int prepare_database(PGconn *conn, int in_place, int created)
 		    (rc = hf_buf_printf(&q, " CASCADE")) == 0 && (rc = hf_buf_cstr(&q)) == 0)
 			rc = pg_command(conn, (const char *)q.data, "unable to drop a schema of the target");
 	}
+	/* As a new database has it (the dump only records changes from that). */
 	if (rc == 0)
-		rc = pg_command(conn, "CREATE SCHEMA public AUTHORIZATION pg_database_owner;"
-				      " GRANT USAGE ON SCHEMA public TO PUBLIC",
+		rc = pg_command(conn,
+				PQserverVersion(conn) >= 150000
+					? "CREATE SCHEMA public AUTHORIZATION pg_database_owner; GRANT USAGE ON SCHEMA public TO PUBLIC"
+					: "CREATE SCHEMA public; GRANT ALL ON SCHEMA public TO PUBLIC",
 				"unable to recreate schema public");
 done:
 	free(count);
@@ -275,8 +278,7 @@ static int tenant_rows_sql(hf_buf *q, PGconn *conn, const pg_capture *c, size_t 
 	int rc;
 	hf_buf_clear(q);
 	if ((rc = hf_buf_printf(q, "%s", head)) < 0 ||
-	    (rc = pg_append_qname(q, conn, c->tables[i].schema, c->tables[i].name)) < 0 ||
-	    (rc = hf_buf_printf(q, " AS hf_row WHERE ")) < 0 || (rc = pg_model_filter_sql(q, conn, c, i, 0)) < 0 ||
+	    (rc = pg_model_append_from(q, conn, &c->tables[i])) < 0 || (rc = hf_buf_printf(q, " AS hf_row WHERE ")) < 0 || (rc = pg_model_filter_sql(q, conn, c, i, 0)) < 0 ||
 	    (rc = hf_buf_printf(q, "%s", tail)) < 0)
 		return rc;
 	return hf_buf_cstr(q);

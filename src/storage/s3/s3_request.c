@@ -9,6 +9,7 @@
 #include "util/hex.h"
 
 #include <curl/curl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,20 @@ typedef struct xfer {
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc;
 
-static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void global_init(void)
+{
+	struct sigaction sa;
+	global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* With CURLOPT_NOSIGNAL (needed with threads) a TLS write to a connection the server reset raises
+	 * SIGPIPE, whose default action would kill the whole backup silently: ignore it unless the program
+	 * installed its own handler. */
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+		sa.sa_handler = SIG_IGN;
+		sigemptyset(&sa.sa_mask);
+		sa.sa_flags = 0;
+		sigaction(SIGPIPE, &sa, NULL);
+	}
+}
 
 int hf_s3_global_init(void)
 {
@@ -437,6 +451,8 @@ static int map_status(long status, const char *code)
 		return HF_EEXISTS;
 	if (status >= 500 || status == 429 || status == 408)
 		return HF_ENET;
+	if (status == 301 || strcmp(code, "PermanentRedirect") == 0)
+		return HF_ECONFIG;
 	return HF_ERROR;
 }
 
@@ -448,7 +464,7 @@ static void set_hint(hf_s3 *s3, int code, const char *err)
 		hf_error_set_hint("check the access key id (options, AWS_ACCESS_KEY_ID or the shared credentials file)");
 	else if (strcmp(err, "RequestTimeTooSkewed") == 0)
 		hf_error_set_hint("this host's clock differs from the server's: synchronise it (NTP)");
-	else if (strcmp(err, "AuthorizationHeaderMalformed") == 0)
+	else if (strcmp(err, "AuthorizationHeaderMalformed") == 0 || strcmp(err, "PermanentRedirect") == 0)
 		hf_error_set_hint("check the region ('%s') of bucket '%s'", s3->region, s3->bucket);
 	else if (strcmp(err, "ExpiredToken") == 0 || strcmp(err, "InvalidToken") == 0)
 		hf_error_set_hint("the session token is invalid or expired: refresh the credentials");

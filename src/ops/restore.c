@@ -12,6 +12,16 @@
 
 int hf_ops_tenant_lock(hf_repo *r, const hf_tenant *t, int *out_fd);
 
+/* An unreadable index object must not block the restore of snapshots whose blobs other index
+ * objects map: say which one is skipped; files that needed it then fail (or are skipped with
+ * keep_going) naming their missing blobs. */
+static void warn_bad_index(const char *object, int code, const char *message, void *payload)
+{
+	(void)code;
+	(void)payload;
+	hf_log_warn("ignoring unreadable index '%s': %s", object, message);
+}
+
 static int check_options(const hf_restore_options *o)
 {
 	int n = (o->target_dir != NULL) + (o->tar_file != NULL) + (o->target_pg != NULL);
@@ -49,7 +59,7 @@ int hf_restore(hf_repo *r, const hf_restore_options *o, hf_restore_result *out)
 				  m.id, t->id, m.source, o->target_pg ? "into a database" : "as files");
 		goto done;
 	}
-	if ((rc = hf_index_new(&ix)) < 0 || (rc = hf_index_load(ix, r, t, NULL, NULL)) < 0)
+	if ((rc = hf_index_new(&ix)) < 0 || (rc = hf_index_load(ix, r, t, warn_bad_index, NULL)) < 0)
 		goto done;
 	if ((rc = hf_reader_open(&rd, r, t, ix, &m)) < 0)
 		goto done;

@@ -24,7 +24,7 @@ struct pgkit_snapshot {
 	hf_sink sink; /* first member: the sink callbacks get this struct */
 	pgkit_entry *entries;
 	size_t n;
-	int open;     /* 1 while a FILE/DIR entry is between begin and end */
+	int open; /* 1 while a FILE/DIR entry is between begin and end */
 	int64_t time_ns;
 	char *lsn;
 	int recovery_point_set;
@@ -138,14 +138,15 @@ static inline void pgkit_snapshot_free(pgkit_snapshot *s)
 static inline int pgkit_same_entry(const pgkit_snapshot *a, const pgkit_snapshot *b, const char *name)
 {
 	const pgkit_entry *x = pgkit_find(a, name), *y = pgkit_find(b, name);
-	return x && y && x->data.len == y->data.len && (x->data.len == 0 || memcmp(x->data.data, y->data.data, x->data.len) == 0);
+	return x && y && x->data.len == y->data.len &&
+	       (x->data.len == 0 || memcmp(x->data.data, y->data.data, x->data.len) == 0);
 }
 
 typedef struct pgkit_reader pgkit_reader;
 struct pgkit_reader {
 	hf_snapshot_reader reader; /* first member */
 	const pgkit_snapshot *snap;
-	size_t chunk;              /* bytes per callback */
+	size_t chunk; /* bytes per callback */
 	/* Called before each chunk with the entry name and the offset of the chunk; negative fails. */
 	int (*on_chunk)(pgkit_reader *r, const char *entry, size_t offset, void *arg);
 	void *arg;
@@ -172,7 +173,7 @@ static inline int pgkit_walk(hf_snapshot_reader *hr, hf_reader_entry_cb cb, void
 }
 
 static inline int pgkit_read(hf_snapshot_reader *hr, const char *name,
-			     int (*cb)(const void *data, size_t len, void *payload), void *payload)
+                             int (*cb)(const void *data, size_t len, void *payload), void *payload)
 {
 	pgkit_reader *r = (pgkit_reader *)hr;
 	const pgkit_entry *e = pgkit_find(r->snap, name);

@@ -21,23 +21,23 @@ typedef enum {
 typedef struct hf_pg_spec {
 	const char *conninfo;
 	hf_pg_model model;
-	const char *database;       /* DATABASE: the tenant database (NULL: the DSN's dbname) */
-	const char *schema;         /* SCHEMA: the tenant schema (required);
-				     * ROWS: the schema holding the shared tables (NULL: "public") */
-	const char *tenant_column;  /* ROWS: column naming the tenant (required) */
-	const char *tenant_value;   /* ROWS: this tenant's value, compared as text literal (required) */
+	const char *database;      /* DATABASE: the tenant database (NULL: the DSN's dbname) */
+	const char *schema;        /* SCHEMA: the tenant schema (required);
+	                            * ROWS: the schema holding the shared tables (NULL: "public") */
+	const char *tenant_column; /* ROWS: column naming the tenant (required) */
+	const char *tenant_value;  /* ROWS: this tenant's value, compared as text literal (required) */
 	/* ROWS: explicit tables ("table" or "schema.table"); none: every ordinary table of `schema`
 	 * that has tenant_column. */
 	const char *const *tables;
 	size_t n_tables;
 	/* ROWS: tables without the column, reached from a parent that has it (or is itself reached):
-	 * "child_table:fk_col->parent_table.pk_col" (tables may be "schema.table"). Their children are
-	 * added to the backup set. */
+	 * "child_table:fk_col->parent_table.pk_col" (tables may be "schema.table"). Both tables join
+	 * the backup set. */
 	const char *const *join_paths;
 	size_t n_join_paths;
-	int allow_empty;            /* ROWS: a tenant value without rows gives an empty snapshot
-				     * instead of HF_ENOTFOUND */
-	const char *pg_dump_path;   /* NULL: "pg_dump" from PATH (major version >= the server's) */
+	int allow_empty;          /* ROWS: a tenant value without rows gives an empty snapshot
+	                           * instead of HF_ENOTFOUND */
+	const char *pg_dump_path; /* NULL: "pg_dump" from PATH (major version >= the server's) */
 } hf_pg_spec;
 
 typedef struct hf_pg_backup_stats {
@@ -98,7 +98,7 @@ int hf_pg_restore(const hf_pg_restore_opts *o, hf_snapshot_reader *r, hf_pg_rest
  * the tenant column, whose distinct non-NULL values (as text) are listed across every table of
  * `schema` (NULL: "public") that has it. Values come back sorted; free with hf_pg_strv_free. */
 int hf_pg_discover(const char *conninfo, hf_pg_model model, const char *pattern, const char *schema,
-		   char ***out_values, size_t *out_n);
+                   char ***out_values, size_t *out_n);
 void hf_pg_strv_free(char **v, size_t n);
 
 /* Run SQL (several statements allowed) on a fresh connection and, if out is not NULL, return the

@@ -60,17 +60,18 @@ static int begin_snapshot(PGconn *conn, pg_capture *c)
 
 	if ((rc = pg_command(conn, "SET row_security = off", "unable to set up the session")) < 0 ||
 	    (rc = pg_command(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-			     "unable to start the snapshot transaction")) < 0)
+	                     "unable to start the snapshot transaction")) < 0)
 		return rc;
 	rc = pg_exec(&res, conn, PGRES_TUPLES_OK,
-		     "SELECT current_database(),"
-		     " (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text,"
-		     " floor(extract(epoch FROM now()) * 1000000)::int8,"
-		     " to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-		     " current_setting('server_version'), current_setting('server_version_num')::int,"
-		     " pg_encoding_to_char(d.encoding), d.datcollate, d.datctype"
-		     " FROM pg_database d WHERE d.datname = current_database()",
-		     "unable to read the recovery point");
+	             "SELECT current_database(),"
+	             " (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE "
+	             "pg_current_wal_lsn() END)::text,"
+	             " floor(extract(epoch FROM now()) * 1000000)::int8,"
+	             " to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+	             " current_setting('server_version'), current_setting('server_version_num')::int,"
+	             " pg_encoding_to_char(d.encoding), d.datcollate, d.datctype"
+	             " FROM pg_database d WHERE d.datname = current_database()",
+	             "unable to read the recovery point");
 	if (rc < 0)
 		return rc;
 	if (PQntuples(res) != 1) {
@@ -107,10 +108,13 @@ static int check_tenant_rows(PGconn *conn, const pg_capture *c, int allow_empty)
 			continue;
 		hf_buf_clear(&q);
 		if ((rc = hf_buf_printf(&q, "SELECT EXISTS (SELECT 1 FROM ")) < 0 ||
-		    (rc = pg_model_append_from(&q, conn, &c->tables[i])) < 0 || (rc = hf_buf_printf(&q, " WHERE ")) < 0 || (rc = pg_model_filter_sql(&q, conn, c, i, 0)) < 0 ||
-		    (rc = hf_buf_printf(&q, ")")) < 0 || (rc = hf_buf_cstr(&q)) < 0)
+		    (rc = pg_model_append_from(&q, conn, &c->tables[i])) < 0 ||
+		    (rc = hf_buf_printf(&q, " WHERE ")) < 0 ||
+		    (rc = pg_model_filter_sql(&q, conn, c, i, 0)) < 0 || (rc = hf_buf_printf(&q, ")")) < 0 ||
+		    (rc = hf_buf_cstr(&q)) < 0)
 			break;
-		if ((rc = pg_exec(&res, conn, PGRES_TUPLES_OK, (const char *)q.data, "unable to look for the tenant")) < 0)
+		if ((rc = pg_exec(&res, conn, PGRES_TUPLES_OK, (const char *)q.data,
+		                  "unable to look for the tenant")) < 0)
 			break;
 		found = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 		PQclear(res);
@@ -118,8 +122,9 @@ static int check_tenant_rows(PGconn *conn, const pg_capture *c, int allow_empty)
 	}
 	if (rc == 0 && !found && !allow_empty) {
 		pg_one_line(value, sizeof(value), c->tenant_value);
-		rc = hf_error_set(HF_ENOTFOUND, "tenant value '%s' has no rows in any table of schema '%s' in '%s'",
-				  value, c->schema, pg_where(conn));
+		rc = hf_error_set(HF_ENOTFOUND,
+		                  "tenant value '%s' has no rows in any table of schema '%s' in '%s'", value,
+		                  c->schema, pg_where(conn));
 	}
 	hf_buf_free(&q);
 	return rc;
@@ -177,7 +182,8 @@ static int ddl_flush(ddl_filter *f)
 
 static int is_meta_line(const uint8_t *p, size_t n)
 {
-	return (n >= 10 && memcmp(p, "\\restrict ", 10) == 0) || (n >= 12 && memcmp(p, "\\unrestrict ", 12) == 0);
+	return (n >= 10 && memcmp(p, "\\restrict ", 10) == 0) ||
+	       (n >= 12 && memcmp(p, "\\unrestrict ", 12) == 0);
 }
 
 static int ddl_line(ddl_filter *f, const uint8_t *p, size_t n)
@@ -214,7 +220,7 @@ static int ddl_write(const void *data, size_t len, void *payload)
 
 /* One DDL entry from pg_dump with the given section arguments. */
 static int dump_entry(PGconn *conn, const hf_pg_spec *spec, const pg_capture *c, const char *snapshot,
-		      const char *entry, const char *section, backup_ctx *ctx)
+                      const char *entry, const char *section, backup_ctx *ctx)
 {
 	ddl_filter filter = {ctx, HF_BUF_INIT, HF_BUF_INIT};
 	char **args = NULL;
@@ -232,7 +238,8 @@ static int dump_entry(PGconn *conn, const hf_pg_spec *spec, const pg_capture *c,
 		if (!args[i])
 			rc = hf_error_set(HF_ENOMEM, "out of memory");
 	if (rc == 0 && (rc = begin_file(ctx->sink, entry, HF_ENTRY_FILE, c->time_ns)) == 0 &&
-	    (rc = pg_dump_run(conn, spec->pg_dump_path, snapshot, (const char *const *)args, n, ddl_write, &filter)) == 0 &&
+	    (rc = pg_dump_run(conn, spec->pg_dump_path, snapshot, (const char *const *)args, n, ddl_write,
+	                      &filter)) == 0 &&
 	    (rc = filter.line.len ? ddl_line(&filter, filter.line.data, filter.line.len) : 0) == 0 &&
 	    (rc = ddl_flush(&filter)) == 0)
 		rc = ctx->sink->entry_end(ctx->sink);
@@ -267,7 +274,8 @@ static int wrap_tenant(int rc, const hf_pg_spec *s)
 	char value[256];
 	if (s->model == HF_PG_MODEL_DATABASE)
 		return hf_error_wrap(rc, "postgres backup of database %s%s%s", s->database ? "'" : "",
-				     s->database ? s->database : "(from the connection string)", s->database ? "'" : "");
+		                     s->database ? s->database : "(from the connection string)",
+		                     s->database ? "'" : "");
 	if (s->model == HF_PG_MODEL_SCHEMA)
 		return hf_error_wrap(rc, "postgres backup of schema '%s'", s->schema);
 	pg_one_line(value, sizeof(value), s->tenant_value);
@@ -289,7 +297,8 @@ int hf_pg_backup(const hf_pg_spec *spec, hf_sink *sink, hf_pg_backup_stats *stat
 	if ((rc = validate(spec)) < 0 || (rc = capture_init(&c, spec)) < 0)
 		goto done;
 	if ((rc = pg_connect(&conn, spec->conninfo,
-			     spec->model == HF_PG_MODEL_DATABASE && spec->database ? spec->database : NULL)) < 0)
+	                     spec->model == HF_PG_MODEL_DATABASE && spec->database ? spec->database : NULL)) <
+	    0)
 		goto done;
 	if ((rc = begin_snapshot(conn, &c)) < 0 || (rc = pg_model_select_tables(conn, spec, &c)) < 0 ||
 	    (rc = pg_model_load_columns(conn, &c)) < 0 || (rc = pg_model_select_sequences(conn, &c)) < 0)
@@ -297,7 +306,7 @@ int hf_pg_backup(const hf_pg_spec *spec, hf_sink *sink, hf_pg_backup_stats *stat
 	if (c.model == HF_PG_MODEL_ROWS && (rc = check_tenant_rows(conn, &c, spec->allow_empty)) < 0)
 		goto done;
 	if ((rc = pg_exec(&res, conn, PGRES_TUPLES_OK, "SELECT pg_export_snapshot()",
-			  "unable to export the snapshot for pg_dump")) < 0)
+	                  "unable to export the snapshot for pg_dump")) < 0)
 		goto done;
 	if (!(snapshot = pg_strdup(PQgetvalue(res, 0, 0)))) {
 		rc = HF_ENOMEM;
@@ -307,7 +316,8 @@ int hf_pg_backup(const hf_pg_spec *spec, hf_sink *sink, hf_pg_backup_stats *stat
 		goto done;
 	if (c.model == HF_PG_MODEL_ROWS)
 		rc = dump_entry(conn, spec, &c, snapshot, PG_SCHEMA_ENTRY, "--schema-only", &ctx);
-	else if ((rc = dump_entry(conn, spec, &c, snapshot, PG_SCHEMA_ENTRY, "--section=pre-data", &ctx)) == 0)
+	else if ((rc = dump_entry(conn, spec, &c, snapshot, PG_SCHEMA_ENTRY, "--section=pre-data", &ctx)) ==
+	         0)
 		rc = dump_entry(conn, spec, &c, snapshot, PG_POST_ENTRY, "--section=post-data", &ctx);
 	if (rc < 0)
 		goto done;

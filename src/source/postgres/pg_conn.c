@@ -11,10 +11,10 @@
 
 /* Settings that fix the text form COPY produces, so a backup and a later re-read compare equal. */
 static const char session_sql[] =
-	"SET datestyle = 'ISO, MDY'; SET intervalstyle = 'postgres'; SET extra_float_digits = 3;"
-	"SET bytea_output = 'hex'; SET timezone = 'UTC'; SET lc_monetary = 'C';"
-	"SET search_path = pg_catalog; SET standard_conforming_strings = on;"
-	"SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0;";
+    "SET datestyle = 'ISO, MDY'; SET intervalstyle = 'postgres'; SET extra_float_digits = 3;"
+    "SET bytea_output = 'hex'; SET timezone = 'UTC'; SET lc_monetary = 'C';"
+    "SET search_path = pg_catalog; SET standard_conforming_strings = on;"
+    "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0;";
 
 char *pg_strdup(const char *s)
 {
@@ -52,7 +52,7 @@ const char *pg_where(PGconn *conn)
 	const char *host = conn ? PQhost(conn) : NULL, *port = conn ? PQport(conn) : NULL;
 	const char *db = conn ? PQdb(conn) : NULL;
 	snprintf(where, sizeof(where), "%s:%s/%s", host && *host ? host : "localhost",
-		 port && *port ? port : "5432", db && *db ? db : "?");
+	         port && *port ? port : "5432", db && *db ? db : "?");
 	return where;
 }
 
@@ -146,15 +146,15 @@ int pg_fail(PGconn *conn, const PGresult *res, const char *fmt, ...)
 	if (PQstatus(conn) == CONNECTION_BAD ||
 	    (state && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0)))
 		return hf_error_set(HF_ESOURCE, "%s: connection to '%s' lost: %s", ctx, pg_where(conn),
-				    msg[0] ? msg : "server closed the connection");
+		                    msg[0] ? msg : "server closed the connection");
 	return hf_error_set(code, "%s: %s", ctx, msg[0] ? msg : "unknown postgres error");
 }
 
 int pg_exec_params(PGresult **out, PGconn *conn, ExecStatusType want, const char *sql, int nparams,
-		   const char *const *params, const char *ctx)
+                   const char *const *params, const char *ctx)
 {
-	PGresult *res = nparams ? PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0)
-				: PQexec(conn, sql);
+	PGresult *res =
+	    nparams ? PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0) : PQexec(conn, sql);
 	if (!res || PQresultStatus(res) != want) {
 		int rc = pg_fail(conn, res, "%s", ctx);
 		PQclear(res);
@@ -266,16 +266,16 @@ static int rows_discovery_sql(hf_buf *sql, PGconn *conn, const char *column, con
 	int rc, i;
 
 	rc = pg_exec_params(&res, conn, PGRES_TUPLES_OK,
-			    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-			    " JOIN pg_attribute a ON a.attrelid = c.oid"
-			    " WHERE n.nspname = $1 AND a.attname = $2 AND NOT a.attisdropped AND a.attnum > 0"
-			    " AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1",
-			    2, params, "unable to list tables");
+	                    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+	                    " JOIN pg_attribute a ON a.attrelid = c.oid"
+	                    " WHERE n.nspname = $1 AND a.attname = $2 AND NOT a.attisdropped AND a.attnum > 0"
+	                    " AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1",
+	                    2, params, "unable to list tables");
 	if (rc < 0)
 		return rc;
 	if (PQntuples(res) == 0) {
 		rc = hf_error_set(HF_ENOTFOUND, "no table of schema '%s' in '%s' has a column '%s'", schema,
-				  pg_where(conn), column);
+		                  pg_where(conn), column);
 		goto done;
 	}
 	rc = hf_buf_printf(sql, "SELECT v FROM (");
@@ -301,7 +301,7 @@ done:
 }
 
 int hf_pg_discover(const char *conninfo, hf_pg_model model, const char *pattern, const char *schema,
-		   char ***out_values, size_t *out_n)
+                   char ***out_values, size_t *out_n)
 {
 	PGconn *conn = NULL;
 	PGresult *res = NULL;
@@ -316,19 +316,19 @@ int hf_pg_discover(const char *conninfo, hf_pg_model model, const char *pattern,
 		goto done;
 	if (model == HF_PG_MODEL_DATABASE) {
 		rc = pg_exec_params(&res, conn, PGRES_TUPLES_OK,
-				    "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate"
-				    " AND datname LIKE $1 ORDER BY datname COLLATE \"C\"",
-				    1, &pattern, "unable to list databases");
+		                    "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate"
+		                    " AND datname LIKE $1 ORDER BY datname COLLATE \"C\"",
+		                    1, &pattern, "unable to list databases");
 	} else if (model == HF_PG_MODEL_SCHEMA) {
 		rc = pg_exec_params(&res, conn, PGRES_TUPLES_OK,
-				    "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1"
-				    " AND nspname !~ '^pg_' AND nspname <> 'information_schema'"
-				    " ORDER BY nspname COLLATE \"C\"",
-				    1, &pattern, "unable to list schemas");
+		                    "SELECT nspname FROM pg_namespace WHERE nspname LIKE $1"
+		                    " AND nspname !~ '^pg_' AND nspname <> 'information_schema'"
+		                    " ORDER BY nspname COLLATE \"C\"",
+		                    1, &pattern, "unable to list schemas");
 	} else if (model == HF_PG_MODEL_ROWS) {
 		if ((rc = rows_discovery_sql(&sql, conn, pattern, schema ? schema : "public")) == 0)
 			rc = pg_exec(&res, conn, PGRES_TUPLES_OK, (const char *)sql.data,
-				     "unable to list tenant values");
+			             "unable to list tenant values");
 	} else {
 		rc = hf_error_set(HF_EUSAGE, "unknown postgres tenant model %d", (int)model);
 	}

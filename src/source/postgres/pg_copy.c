@@ -1,7 +1,7 @@
 /* COPY (SELECT ...) TO STDOUT of one table of a capture: streams the rows in bounded batches,
  * counting rows and hashing the exact bytes (BLAKE2b-256, all-zero key) for later verification. */
-#include "source/postgres/pg_int.h"
 #include "crypto/crypto.h"
+#include "source/postgres/pg_int.h"
 #include "util/hex.h"
 
 #include <string.h>
@@ -17,8 +17,8 @@ static int flush(hf_buf *batch, pg_write_fn write, void *payload)
 	return rc;
 }
 
-int pg_copy_out(PGconn *conn, const pg_capture *c, size_t i, pg_write_fn write, void *payload,
-		uint64_t *rows, uint64_t *bytes, char checksum[65])
+int pg_copy_out(PGconn *conn, const pg_capture *c, size_t i, pg_write_fn write, void *payload, uint64_t *rows,
+                uint64_t *bytes, char checksum[65])
 {
 	static const uint8_t zero_key[HF_KEY_BYTES];
 	const pg_table *t = &c->tables[i];

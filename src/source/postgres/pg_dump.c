@@ -2,8 +2,8 @@
  * parameters minus any password on argv; the password reaches the child as PGPASSFILE naming a
  * private in-memory file (memfd), so it is never on argv, in the environment or on disk. */
 #define _GNU_SOURCE /* memfd_create */
-#include "source/postgres/pg_int.h"
 #include "crypto/crypto.h"
+#include "source/postgres/pg_int.h"
 #include "util/fs.h"
 
 #include <errno.h>
@@ -38,8 +38,9 @@ static int quote_value(hf_buf *b, const char *v)
 /* --dbname=... with every connection parameter in effect except secrets. */
 static int dump_conninfo(hf_buf *b, PGconn *conn)
 {
-	static const char *const skip[] = {"password", "passfile", "sslpassword", "client_encoding",
-					   "fallback_application_name", "replication", "dbname"};
+	static const char *const skip[] = {
+	    "password",    "passfile", "sslpassword", "client_encoding", "fallback_application_name",
+	    "replication", "dbname"};
 	PQconninfoOption *opts = PQconninfo(conn), *o;
 	int rc = hf_buf_printf(b, "--dbname=dbname=");
 	size_t i;
@@ -111,7 +112,8 @@ static int child_env(char ***out, int pwfd, char *pwvar, size_t pwcap)
 	if (!(env = calloc(n + 2, sizeof(char *))))
 		return hf_error_set(HF_ENOMEM, "out of memory");
 	for (i = 0, n = 0; environ && environ[i]; i++)
-		if (strncmp(environ[i], "PGPASSFILE=", 11) != 0 && strncmp(environ[i], "PGPASSWORD=", 11) != 0)
+		if (strncmp(environ[i], "PGPASSFILE=", 11) != 0 &&
+		    strncmp(environ[i], "PGPASSWORD=", 11) != 0)
 			env[n++] = environ[i];
 	if (pwfd >= 0) {
 		snprintf(pwvar, pwcap, "PGPASSFILE=/proc/self/fd/%d", pwfd);
@@ -140,13 +142,14 @@ static int spawn(pid_t *pid, const char *path, char *const argv[], char *const e
 	posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
 	posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
 	err = strchr(path, '/') ? posix_spawn(pid, path, &fa, &attr, argv, envp)
-				: posix_spawnp(pid, path, &fa, &attr, argv, envp);
+	                        : posix_spawnp(pid, path, &fa, &attr, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (err) {
-		int rc = hf_error_set_errno(err == ENOENT ? HF_ENOTFOUND : HF_ESOURCE, err, "unable to run '%s'",
-					    path);
-		hf_error_set_hint("install the PostgreSQL client tools of the server's major version or newer");
+		int rc = hf_error_set_errno(err == ENOENT ? HF_ENOTFOUND : HF_ESOURCE, err,
+		                            "unable to run '%s'", path);
+		hf_error_set_hint(
+		    "install the PostgreSQL client tools of the server's major version or newer");
 		return rc;
 	}
 	return 0;
@@ -182,7 +185,8 @@ static int pump(int out_fd, int err_fd, pg_write_fn write, void *payload, char *
 				if ((rc = write(buf, (size_t)n, payload)) < 0)
 					return rc;
 			} else if (*errlen + 1 < ERR_MAX) {
-				size_t take = (size_t)n < ERR_MAX - 1 - *errlen ? (size_t)n : ERR_MAX - 1 - *errlen;
+				size_t take =
+				    (size_t)n < ERR_MAX - 1 - *errlen ? (size_t)n : ERR_MAX - 1 - *errlen;
 				memcpy(errbuf + *errlen, buf, take);
 				*errlen += take;
 				errbuf[*errlen] = '\0';
@@ -193,7 +197,7 @@ static int pump(int out_fd, int err_fd, pg_write_fn write, void *payload, char *
 }
 
 int pg_dump_run(PGconn *conn, const char *pg_dump_path, const char *snapshot, const char *const *args,
-		size_t nargs, pg_write_fn write, void *payload)
+                size_t nargs, pg_write_fn write, void *payload)
 {
 	const char *path = pg_dump_path && *pg_dump_path ? pg_dump_path : "pg_dump";
 	hf_buf dbname = HF_BUF_INIT, snap = HF_BUF_INIT;
@@ -202,8 +206,8 @@ int pg_dump_run(PGconn *conn, const char *pg_dump_path, const char *snapshot, co
 	size_t errlen = 0, n = 0, i;
 	pid_t pid = -1;
 
-	if ((rc = dump_conninfo(&dbname, conn)) < 0 || (rc = hf_buf_printf(&snap, "--snapshot=%s", snapshot)) < 0 ||
-	    (rc = hf_buf_cstr(&snap)) < 0)
+	if ((rc = dump_conninfo(&dbname, conn)) < 0 ||
+	    (rc = hf_buf_printf(&snap, "--snapshot=%s", snapshot)) < 0 || (rc = hf_buf_cstr(&snap)) < 0)
 		goto done;
 	if (!(argv = calloc(nargs + 5, sizeof(char *)))) {
 		rc = hf_error_set(HF_ENOMEM, "out of memory");
@@ -247,9 +251,9 @@ done:
 		if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
 			pg_one_line(msg, sizeof(msg), errbuf);
 			rc = hf_error_set(HF_ESOURCE, "pg_dump of '%s' failed (%s %d): %s", pg_where(conn),
-					  WIFEXITED(status) ? "exit status" : "signal",
-					  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-					  msg[0] ? msg : "no message");
+			                  WIFEXITED(status) ? "exit status" : "signal",
+			                  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+			                  msg[0] ? msg : "no message");
 		}
 	}
 	free(envp);

@@ -11,10 +11,14 @@
 const char *pg_model_name(hf_pg_model m)
 {
 	switch (m) {
-	case HF_PG_MODEL_DATABASE: return "database";
-	case HF_PG_MODEL_SCHEMA: return "schema";
-	case HF_PG_MODEL_ROWS: return "rows";
-	default: return "unknown";
+	case HF_PG_MODEL_DATABASE:
+		return "database";
+	case HF_PG_MODEL_SCHEMA:
+		return "schema";
+	case HF_PG_MODEL_ROWS:
+		return "rows";
+	default:
+		return "unknown";
 	}
 }
 
@@ -73,9 +77,10 @@ static json_t *table_json(const pg_capture *c, const pg_table *t, int *bad)
 	if (c->model == HF_PG_MODEL_ROWS) {
 		put_str(o, "filter", t->has_tenant_col ? "tenant" : "join", bad);
 		if (!t->has_tenant_col)
-			put(o, "join", json_pack("{s:s, s:s, s:s, s:s}", "fk", t->join_fk, "parent_schema",
-						 c->tables[t->parent].schema, "parent", c->tables[t->parent].name,
-						 "pk", t->join_pk),
+			put(o, "join",
+			    json_pack("{s:s, s:s, s:s, s:s}", "fk", t->join_fk, "parent_schema",
+			              c->tables[t->parent].schema, "parent", c->tables[t->parent].name, "pk",
+			              t->join_pk),
 			    bad);
 	} else {
 		put_str(o, "filter", "all", bad);
@@ -121,9 +126,9 @@ int pg_info_build(char **out, const pg_capture *c)
 		char name[1024];
 		snprintf(name, sizeof(name), "%s.%s", c->seqs[i].schema, c->seqs[i].name);
 		if (json_array_append_new(seqs, json_pack("{s:s, s:s, s:s, s:I, s:b}", "name", name, "schema",
-							  c->seqs[i].schema, "sequence", c->seqs[i].name,
-							  "last_value", (json_int_t)c->seqs[i].last_value,
-							  "is_called", c->seqs[i].is_called)) != 0)
+		                                          c->seqs[i].schema, "sequence", c->seqs[i].name,
+		                                          "last_value", (json_int_t)c->seqs[i].last_value,
+		                                          "is_called", c->seqs[i].is_called)) != 0)
 			bad++;
 	}
 	put(root, "sequences", seqs, &bad);
@@ -134,7 +139,8 @@ done:
 	if (bad || !text) {
 		free(text);
 		/* jansson refuses strings that are not UTF-8: names from a SQL_ASCII database. */
-		return hf_error_set(HF_ESOURCE, "unable to encode the postgres source_info (non UTF-8 names?)");
+		return hf_error_set(HF_ESOURCE,
+		                    "unable to encode the postgres source_info (non UTF-8 names?)");
 	}
 	*out = text;
 	return 0;
@@ -300,7 +306,7 @@ int pg_info_parse(pg_capture *out, const char *text)
 	}
 	if (json_integer_value(json_object_get(root, "format")) != PG_INFO_FORMAT) {
 		rc = hf_error_set(HF_EUNSUPPORTED, "postgres source_info format %lld is not supported",
-				  (long long)json_integer_value(json_object_get(root, "format")));
+		                  (long long)json_integer_value(json_object_get(root, "format")));
 		goto done;
 	}
 	if ((rc = get_str(&model, root, "model", 1)) < 0 || (rc = parse_model(&c.model, model)) < 0 ||
@@ -310,7 +316,8 @@ int pg_info_parse(pg_capture *out, const char *text)
 	    (rc = get_str(&c.tenant_value, root, "tenant_value", c.model == HF_PG_MODEL_ROWS)) < 0 ||
 	    (rc = get_str(&c.encoding, root, "encoding", 0)) < 0 ||
 	    (rc = get_str(&c.lc_collate, root, "lc_collate", 0)) < 0 ||
-	    (rc = get_str(&c.lc_ctype, root, "lc_ctype", 0)) < 0 || (rc = get_str(&c.lsn, root, "lsn", 0)) < 0 ||
+	    (rc = get_str(&c.lc_ctype, root, "lc_ctype", 0)) < 0 ||
+	    (rc = get_str(&c.lsn, root, "lsn", 0)) < 0 ||
 	    (rc = get_str(&c.server_version, root, "server_version", 0)) < 0)
 		goto done;
 	tables = json_object_get(root, "tables");
@@ -332,7 +339,8 @@ int pg_info_parse(pg_capture *out, const char *text)
 	for (i = 0; i < json_array_size(seqs); i++) {
 		json_t *s = json_array_get(seqs, i), *lv = json_object_get(s, "last_value");
 		char *schema = NULL, *name = NULL;
-		if ((rc = get_str(&schema, s, "schema", 1)) == 0 && (rc = get_str(&name, s, "sequence", 1)) == 0) {
+		if ((rc = get_str(&schema, s, "schema", 1)) == 0 &&
+		    (rc = get_str(&name, s, "sequence", 1)) == 0) {
 			if (!json_is_integer(lv))
 				rc = corrupt("sequence 'last_value' is not an integer");
 			else if ((rc = pg_seq_add(&c, schema, name)) == 0) {

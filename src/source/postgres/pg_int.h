@@ -28,7 +28,7 @@ int pg_fail(PGconn *conn, const PGresult *res, const char *fmt, ...) HF_PRINTF(3
 /* Execute and expect `want`; on success *out (may be NULL: cleared) gets the result. */
 int pg_exec(PGresult **out, PGconn *conn, ExecStatusType want, const char *sql, const char *ctx);
 int pg_exec_params(PGresult **out, PGconn *conn, ExecStatusType want, const char *sql, int nparams,
-		   const char *const *params, const char *ctx);
+                   const char *const *params, const char *ctx);
 int pg_command(PGconn *conn, const char *sql, const char *ctx);
 /* Append a quoted identifier / literal for this connection. */
 int pg_append_ident(hf_buf *b, PGconn *conn, const char *name);
@@ -43,22 +43,22 @@ char *pg_strdup(const char *s);
 
 typedef struct pg_table {
 	char *schema, *name;
-	char **columns;       /* copied columns: not dropped, not generated, attnum order */
+	char **columns; /* copied columns: not dropped, not generated, attnum order */
 	size_t ncolumns;
-	char **order_by;      /* primary key columns; none: order by the whole row's text */
-	int *order_c;         /* per order_by column: collatable, so sorted with COLLATE "C" */
+	char **order_by; /* primary key columns; none: order by the whole row's text */
+	int *order_c;    /* per order_by column: collatable, so sorted with COLLATE "C" */
 	size_t norder;
-	unsigned int oid;     /* on the connection last resolved against */
-	char relkind;         /* 'r' plain (read with ONLY: inheritance children are their own
-			       * tables), 'p' partitioned (reads through its partitions) */
+	unsigned int oid; /* on the connection last resolved against */
+	char relkind;     /* 'r' plain (read with ONLY: inheritance children are their own
+	                   * tables), 'p' partitioned (reads through its partitions) */
 	int has_tenant_col;
 	/* join path (ROWS): rows whose join_fk is in parent's join_pk of the tenant's parent rows */
 	char *join_fk, *join_parent_schema, *join_parent, *join_pk;
-	int parent;           /* index of the join parent, -1 */
-	char *entry;          /* "data/<schema>.<table>.copy" */
+	int parent;  /* index of the join parent, -1 */
+	char *entry; /* "data/<schema>.<table>.copy" */
 	uint64_t rows, bytes;
 	char checksum[65];
-	int done;             /* scratch (ordering) */
+	int done; /* scratch (ordering) */
 } pg_table;
 
 typedef struct pg_sequence {
@@ -107,14 +107,14 @@ int pg_model_load_order(size_t *out, PGconn *conn, pg_capture *c);
 typedef int (*pg_write_fn)(const void *data, size_t len, void *payload);
 /* Run COPY (select of table i) TO STDOUT; every batch goes to write (may be NULL); fills rows,
  * bytes, hex checksum. */
-int pg_copy_out(PGconn *conn, const pg_capture *c, size_t i, pg_write_fn write, void *payload,
-		uint64_t *rows, uint64_t *bytes, char checksum[65]);
+int pg_copy_out(PGconn *conn, const pg_capture *c, size_t i, pg_write_fn write, void *payload, uint64_t *rows,
+                uint64_t *bytes, char checksum[65]);
 
 /* ---- pg_dump (pg_dump.c) ---- */
 /* Run pg_dump against conn's database with --snapshot=snapshot plus args, streaming its stdout
  * into write. The password of conn, if any, reaches the child through a private PGPASSFILE. */
 int pg_dump_run(PGconn *conn, const char *pg_dump_path, const char *snapshot, const char *const *args,
-		size_t nargs, pg_write_fn write, void *payload);
+                size_t nargs, pg_write_fn write, void *payload);
 
 /* ---- source_info JSON (pg_info.c) ---- */
 int pg_info_build(char **out, const pg_capture *c);

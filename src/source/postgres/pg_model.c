@@ -74,8 +74,9 @@ static char *entry_name(const char *schema, const char *name)
 	for (i = 0; i < 2 && rc == 0; i++) {
 		const unsigned char *p;
 		for (p = (const unsigned char *)parts[i]; *p && rc == 0; p++)
-			rc = (*p == '/' || *p == '%' || *p < 0x20 || *p == 0x7f) ? hf_buf_printf(&b, "%%%02X", *p)
-										: hf_buf_append_u8(&b, *p);
+			rc = (*p == '/' || *p == '%' || *p < 0x20 || *p == 0x7f)
+			         ? hf_buf_printf(&b, "%%%02X", *p)
+			         : hf_buf_append_u8(&b, *p);
 		if (rc == 0)
 			rc = hf_buf_printf(&b, i == 0 ? "." : ".copy");
 	}
@@ -150,8 +151,8 @@ static int add_join_path(pg_capture *c, const char *path, const char *default_sc
 	dot = arrow ? strrchr(arrow + 2, '.') : NULL;
 	if (!colon || !arrow || arrow < colon || !dot || colon == path || arrow == colon + 1 ||
 	    dot == arrow + 2 || !dot[1])
-		return hf_error_set(HF_EUSAGE, "invalid join path '%s' (want child_table:fk_col->parent_table.pk_col)",
-				    path);
+		return hf_error_set(
+		    HF_EUSAGE, "invalid join path '%s' (want child_table:fk_col->parent_table.pk_col)", path);
 	child = strndup(path, (size_t)(colon - path));
 	fk = strndup(colon + 1, (size_t)(arrow - colon - 1));
 	parent = strndup(arrow + 2, (size_t)(dot - arrow - 2));
@@ -170,7 +171,7 @@ static int add_join_path(pg_capture *c, const char *path, const char *default_sc
 	rc = 0;
 	if (c->tables[ci].join_fk) {
 		rc = hf_error_set(HF_EUSAGE, "table '%s.%s' has two join paths", c->tables[ci].schema,
-				  c->tables[ci].name);
+		                  c->tables[ci].name);
 		goto done;
 	}
 	c->tables[ci].join_fk = fk, fk = NULL;
@@ -192,7 +193,7 @@ static int check_schema(PGconn *conn, const char *schema)
 {
 	PGresult *res = NULL;
 	int rc = pg_exec_params(&res, conn, PGRES_TUPLES_OK, "SELECT 1 FROM pg_namespace WHERE nspname = $1",
-				1, &schema, "unable to look up schema");
+	                        1, &schema, "unable to look up schema");
 	if (rc == 0 && PQntuples(res) == 0)
 		rc = hf_error_set(HF_ENOTFOUND, "schema '%s' not found in '%s'", schema, pg_where(conn));
 	PQclear(res);
@@ -208,8 +209,8 @@ static int add_rows_of(PGconn *conn, pg_capture *c, PGresult *res)
 	return rc < 0 ? rc : 0;
 }
 
-#define NOT_EXTENSION_MEMBER                                                                       \
-	" AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass"        \
+#define NOT_EXTENSION_MEMBER                                                                                 \
+	" AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass"                  \
 	" AND d.objid = c.oid AND d.deptype = 'e')"
 #define USER_SCHEMA " n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'"
 
@@ -225,27 +226,30 @@ int pg_model_select_tables(PGconn *conn, const hf_pg_spec *spec, pg_capture *c)
 		if ((rc = check_schema(conn, schema)) < 0)
 			return rc;
 	if (c->model != HF_PG_MODEL_ROWS) {
-		rc = pg_exec_params(&res, conn, PGRES_TUPLES_OK,
-				    "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n"
-				    " ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND c.relpersistence <> 't'"
-				    " AND" USER_SCHEMA " AND ($1::text IS NULL OR n.nspname = $1)" NOT_EXTENSION_MEMBER
-				    " ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\"",
-				    1, params, "unable to list tables");
+		rc = pg_exec_params(
+		    &res, conn, PGRES_TUPLES_OK,
+		    "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n"
+		    " ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND c.relpersistence <> 't'"
+		    " AND" USER_SCHEMA " AND ($1::text IS NULL OR n.nspname = $1)" NOT_EXTENSION_MEMBER
+		    " ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\"",
+		    1, params, "unable to list tables");
 		if (rc == 0)
 			rc = add_rows_of(conn, c, res);
 		goto done;
 	}
 	if (spec->n_tables == 0) {
-		rc = pg_exec_params(&res, conn, PGRES_TUPLES_OK,
-				    "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n"
-				    " ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = $1"
-				    " AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid"
-				    " AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped)" NOT_EXTENSION_MEMBER
-				    " ORDER BY c.relname COLLATE \"C\"",
-				    2, params, "unable to list tables");
+		rc = pg_exec_params(
+		    &res, conn, PGRES_TUPLES_OK,
+		    "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n"
+		    " ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = $1"
+		    " AND EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid"
+		    " AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped)" NOT_EXTENSION_MEMBER
+		    " ORDER BY c.relname COLLATE \"C\"",
+		    2, params, "unable to list tables");
 		if (rc == 0 && PQntuples(res) == 0)
-			rc = hf_error_set(HF_ENOTFOUND, "no table of schema '%s' in '%s' has the tenant column '%s'",
-					  schema, pg_where(conn), c->tenant_column);
+			rc = hf_error_set(HF_ENOTFOUND,
+			                  "no table of schema '%s' in '%s' has the tenant column '%s'",
+			                  schema, pg_where(conn), c->tenant_column);
 		if (rc == 0)
 			rc = add_rows_of(conn, c, res);
 	}
@@ -275,17 +279,18 @@ int pg_model_resolve(PGconn *conn, pg_capture *c)
 		param = (const char *)q.data;
 		PQclear(res);
 		res = NULL;
-		rc = pg_exec_params(&res, conn, PGRES_TUPLES_OK,
-				    "SELECT c.oid, c.relkind FROM pg_class c WHERE c.oid = pg_catalog.to_regclass($1)",
-				    1, &param, "unable to look up a table");
+		rc = pg_exec_params(
+		    &res, conn, PGRES_TUPLES_OK,
+		    "SELECT c.oid, c.relkind FROM pg_class c WHERE c.oid = pg_catalog.to_regclass($1)", 1,
+		    &param, "unable to look up a table");
 		if (rc < 0)
 			break;
 		if (PQntuples(res) == 0)
 			rc = hf_error_set(HF_ENOTFOUND, "table '%s.%s' not found in '%s'", t->schema, t->name,
-					  pg_where(conn));
+			                  pg_where(conn));
 		else if (strcmp(PQgetvalue(res, 0, 1), "r") != 0 && strcmp(PQgetvalue(res, 0, 1), "p") != 0)
 			rc = hf_error_set(HF_EUSAGE, "'%s.%s' in '%s' is not a table", t->schema, t->name,
-					  pg_where(conn));
+			                  pg_where(conn));
 		else {
 			t->oid = (unsigned int)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
 			t->relkind = PQgetvalue(res, 0, 1)[0];
@@ -313,13 +318,14 @@ static int load_table_columns(PGconn *conn, pg_capture *c, pg_table *t)
 	int rc, i, n, k;
 
 	snprintf(oid, sizeof(oid), "%u", t->oid);
-	rc = pg_exec_params(&res, conn, PGRES_TUPLES_OK,
-			    "SELECT a.attname, a.attgenerated <> '', a.attcollation <> 0, a.attname = $2,"
-			    " (SELECT k.ord FROM pg_index i, unnest(i.indkey::int2[]) WITH ORDINALITY k(num, ord)"
-			    "  WHERE i.indrelid = a.attrelid AND i.indisprimary AND k.num = a.attnum)"
-			    " FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped"
-			    " ORDER BY a.attnum",
-			    2, params, "unable to read table columns");
+	rc = pg_exec_params(
+	    &res, conn, PGRES_TUPLES_OK,
+	    "SELECT a.attname, a.attgenerated <> '', a.attcollation <> 0, a.attname = $2,"
+	    " (SELECT k.ord FROM pg_index i, unnest(i.indkey::int2[]) WITH ORDINALITY k(num, ord)"
+	    "  WHERE i.indrelid = a.attrelid AND i.indisprimary AND k.num = a.attnum)"
+	    " FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped"
+	    " ORDER BY a.attnum",
+	    2, params, "unable to read table columns");
 	if (rc < 0)
 		return rc;
 	n = PQntuples(res);
@@ -334,7 +340,8 @@ static int load_table_columns(PGconn *conn, pg_capture *c, pg_table *t)
 		const char *name = PQgetvalue(res, i, 0);
 		if (strcmp(PQgetvalue(res, i, 3), "t") == 0)
 			t->has_tenant_col = 1;
-		if (strcmp(PQgetvalue(res, i, 1), "f") == 0 && !(t->columns[t->ncolumns++] = pg_strdup(name))) {
+		if (strcmp(PQgetvalue(res, i, 1), "f") == 0 &&
+		    !(t->columns[t->ncolumns++] = pg_strdup(name))) {
 			rc = HF_ENOMEM;
 			goto done;
 		}
@@ -375,13 +382,14 @@ int pg_model_load_columns(PGconn *conn, pg_capture *c)
 		}
 		if (t->parent < 0)
 			return hf_error_set(HF_ECONFIG, "table '%s.%s' has no column '%s' and no join path",
-					    t->schema, t->name, c->tenant_column);
+			                    t->schema, t->name, c->tenant_column);
 		if (!has_column(t, t->join_fk))
 			return hf_error_set(HF_ENOTFOUND, "join path column '%s' not found in table '%s.%s'",
-					    t->join_fk, t->schema, t->name);
+			                    t->join_fk, t->schema, t->name);
 		if (!has_column(&c->tables[t->parent], t->join_pk))
 			return hf_error_set(HF_ENOTFOUND, "join path column '%s' not found in table '%s.%s'",
-					    t->join_pk, c->tables[t->parent].schema, c->tables[t->parent].name);
+			                    t->join_pk, c->tables[t->parent].schema,
+			                    c->tables[t->parent].name);
 	}
 	return 0;
 }
@@ -394,15 +402,17 @@ int pg_model_filter_sql(hf_buf *b, PGconn *conn, const pg_capture *c, size_t i, 
 	if (c->model != HF_PG_MODEL_ROWS)
 		return hf_buf_printf(b, "true");
 	if (depth > JOIN_DEPTH_MAX)
-		return hf_error_set(HF_ECONFIG, "join paths from table '%s.%s' form a cycle", t->schema, t->name);
+		return hf_error_set(HF_ECONFIG, "join paths from table '%s.%s' form a cycle", t->schema,
+		                    t->name);
 	if (t->has_tenant_col) {
-		if ((rc = pg_append_ident(b, conn, c->tenant_column)) < 0 || (rc = hf_buf_printf(b, " = ")) < 0)
+		if ((rc = pg_append_ident(b, conn, c->tenant_column)) < 0 ||
+		    (rc = hf_buf_printf(b, " = ")) < 0)
 			return rc;
 		return pg_append_literal(b, conn, c->tenant_value);
 	}
 	if (t->parent < 0)
-		return hf_error_set(HF_ECONFIG, "table '%s.%s' has no column '%s' and no join path", t->schema,
-				    t->name, c->tenant_column);
+		return hf_error_set(HF_ECONFIG, "table '%s.%s' has no column '%s' and no join path",
+		                    t->schema, t->name, c->tenant_column);
 	/* Unqualified names inside the subquery resolve to the parent first, outside to the child. */
 	if ((rc = pg_append_ident(b, conn, t->join_fk)) < 0 || (rc = hf_buf_printf(b, " IN (SELECT ")) < 0 ||
 	    (rc = pg_append_ident(b, conn, t->join_pk)) < 0 || (rc = hf_buf_printf(b, " FROM ")) < 0 ||
@@ -430,8 +440,10 @@ int pg_model_select_sql(hf_buf *b, PGconn *conn, const pg_capture *c, size_t i)
 			break;
 		rc = pg_append_ident(b, conn, t->columns[k]);
 	}
-	if (rc == 0 && (rc = hf_buf_printf(b, " FROM ")) == 0 && (rc = pg_model_append_from(b, conn, t)) == 0 &&
-	    (rc = hf_buf_printf(b, " AS hf_row WHERE ")) == 0 && (rc = pg_model_filter_sql(b, conn, c, i, 0)) == 0)
+	if (rc == 0 && (rc = hf_buf_printf(b, " FROM ")) == 0 &&
+	    (rc = pg_model_append_from(b, conn, t)) == 0 &&
+	    (rc = hf_buf_printf(b, " AS hf_row WHERE ")) == 0 &&
+	    (rc = pg_model_filter_sql(b, conn, c, i, 0)) == 0)
 		rc = hf_buf_printf(b, " ORDER BY ");
 	/* A stable order makes unchanged tables produce identical streams (deduplication) and lets
 	 * a restore re-read the rows in the order their checksum was taken. */
@@ -468,10 +480,11 @@ int pg_model_load_order(size_t *out, PGconn *conn, pg_capture *c)
 	if ((rc = oid_array(&oids, c)) < 0)
 		goto done;
 	param = (const char *)oids.data;
-	rc = pg_exec_params(&res, conn, PGRES_TUPLES_OK,
-			    "SELECT conrelid, confrelid FROM pg_constraint WHERE contype = 'f'"
-			    " AND conrelid = ANY($1::oid[]) AND confrelid = ANY($1::oid[]) AND conrelid <> confrelid",
-			    1, &param, "unable to read foreign keys");
+	rc = pg_exec_params(
+	    &res, conn, PGRES_TUPLES_OK,
+	    "SELECT conrelid, confrelid FROM pg_constraint WHERE contype = 'f'"
+	    " AND conrelid = ANY($1::oid[]) AND confrelid = ANY($1::oid[]) AND conrelid <> confrelid",
+	    1, &param, "unable to read foreign keys");
 	if (rc < 0)
 		goto done;
 	for (i = 0; i < c->ntables; i++)
@@ -537,25 +550,26 @@ int pg_model_select_sequences(PGconn *conn, pg_capture *c)
 
 	if (c->model != HF_PG_MODEL_ROWS) {
 		rc = pg_exec_params(&res, conn, PGRES_TUPLES_OK,
-				    "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n"
-				    " ON n.oid = c.relnamespace WHERE c.relkind = 'S' AND" USER_SCHEMA
-				    " AND ($1::text IS NULL OR n.nspname = $1)" NOT_EXTENSION_MEMBER
-				    " ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\"",
-				    1, &param, "unable to list sequences");
+		                    "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n"
+		                    " ON n.oid = c.relnamespace WHERE c.relkind = 'S' AND" USER_SCHEMA
+		                    " AND ($1::text IS NULL OR n.nspname = $1)" NOT_EXTENSION_MEMBER
+		                    " ORDER BY n.nspname COLLATE \"C\", c.relname COLLATE \"C\"",
+		                    1, &param, "unable to list sequences");
 	} else {
 		/* Shared tables: only the sequences their columns own (serial, identity). */
 		if ((rc = oid_array(&oids, c)) < 0)
 			goto done;
 		param = (const char *)oids.data;
-		rc = pg_exec_params(&res, conn, PGRES_TUPLES_OK,
-				    "SELECT n.nspname, s.relname FROM pg_depend d"
-				    " JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'"
-				    " JOIN pg_namespace n ON n.oid = s.relnamespace"
-				    " WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass"
-				    " AND d.refobjid = ANY($1::oid[]) AND d.deptype IN ('a', 'i')"
-				    " GROUP BY n.nspname, s.relname"
-				    " ORDER BY n.nspname COLLATE \"C\", s.relname COLLATE \"C\"",
-				    1, &param, "unable to list sequences");
+		rc = pg_exec_params(
+		    &res, conn, PGRES_TUPLES_OK,
+		    "SELECT n.nspname, s.relname FROM pg_depend d"
+		    " JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'"
+		    " JOIN pg_namespace n ON n.oid = s.relnamespace"
+		    " WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass"
+		    " AND d.refobjid = ANY($1::oid[]) AND d.deptype IN ('a', 'i')"
+		    " GROUP BY n.nspname, s.relname"
+		    " ORDER BY n.nspname COLLATE \"C\", s.relname COLLATE \"C\"",
+		    1, &param, "unable to list sequences");
 	}
 	for (i = 0; rc == 0 && i < PQntuples(res); i++)
 		rc = pg_seq_add(c, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
@@ -580,7 +594,8 @@ int pg_model_read_sequences(PGconn *conn, pg_capture *c)
 			break;
 		PQclear(res);
 		res = NULL;
-		if ((rc = pg_exec(&res, conn, PGRES_TUPLES_OK, (const char *)q.data, "unable to read sequence")) < 0) {
+		if ((rc = pg_exec(&res, conn, PGRES_TUPLES_OK, (const char *)q.data,
+		                  "unable to read sequence")) < 0) {
 			rc = hf_error_wrap(rc, "sequence '%s.%s'", s->schema, s->name);
 			break;
 		}

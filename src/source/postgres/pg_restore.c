@@ -14,9 +14,9 @@
 typedef struct load_ctx {
 	PGconn *conn;
 	const pg_table *table;
-	hf_buf *buf;   /* script reads */
+	hf_buf *buf; /* script reads */
 	uint64_t bytes;
-	int failed;    /* the error came from libpq, not from the reader */
+	int failed; /* the error came from libpq, not from the reader */
 } load_ctx;
 
 /* ---- reading entries ---- */
@@ -39,7 +39,7 @@ static void strip_meta_lines(hf_buf *b)
 		size_t end = nl ? (size_t)(nl - b->data) + 1 : b->len, n = end - in;
 		const char *line = (const char *)b->data + in;
 		int meta = (n >= 10 && memcmp(line, "\\restrict ", 10) == 0) ||
-			   (n >= 12 && memcmp(line, "\\unrestrict ", 12) == 0);
+		           (n >= 12 && memcmp(line, "\\unrestrict ", 12) == 0);
 		if (!meta) {
 			memmove(b->data + out, b->data + in, n);
 			out += n;
@@ -67,7 +67,7 @@ static int exec_script(PGconn *conn, hf_snapshot_reader *r, const char *entry)
 		goto done;
 	res = PQexec(conn, (const char *)script.data);
 	if (!res || (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK &&
-		     PQresultStatus(res) != PGRES_EMPTY_QUERY))
+	             PQresultStatus(res) != PGRES_EMPTY_QUERY))
 		rc = pg_fail(conn, res, "unable to run '%s' in '%s'", entry, pg_where(conn));
 done:
 	PQclear(res);
@@ -116,11 +116,14 @@ static int create_database(const char *conninfo, const char *name, const pg_capt
 	if ((rc = hf_buf_printf(&q, "CREATE DATABASE ")) < 0 || (rc = pg_append_ident(&q, conn, name)) < 0 ||
 	    (rc = hf_buf_printf(&q, " TEMPLATE template0")) < 0)
 		goto done;
-	if (c->encoding && ((rc = hf_buf_printf(&q, " ENCODING ")) < 0 || (rc = pg_append_literal(&q, conn, c->encoding)) < 0))
+	if (c->encoding && ((rc = hf_buf_printf(&q, " ENCODING ")) < 0 ||
+	                    (rc = pg_append_literal(&q, conn, c->encoding)) < 0))
 		goto done;
 	if (c->lc_collate && c->lc_ctype &&
-	    ((rc = hf_buf_append(&loc, q.data, q.len)) < 0 || (rc = hf_buf_printf(&loc, " LC_COLLATE ")) < 0 ||
-	     (rc = pg_append_literal(&loc, conn, c->lc_collate)) < 0 || (rc = hf_buf_printf(&loc, " LC_CTYPE ")) < 0 ||
+	    ((rc = hf_buf_append(&loc, q.data, q.len)) < 0 ||
+	     (rc = hf_buf_printf(&loc, " LC_COLLATE ")) < 0 ||
+	     (rc = pg_append_literal(&loc, conn, c->lc_collate)) < 0 ||
+	     (rc = hf_buf_printf(&loc, " LC_CTYPE ")) < 0 ||
 	     (rc = pg_append_literal(&loc, conn, c->lc_ctype)) < 0 || (rc = hf_buf_cstr(&loc)) < 0))
 		goto done;
 	if ((rc = hf_buf_cstr(&q)) < 0)
@@ -129,8 +132,9 @@ static int create_database(const char *conninfo, const char *name, const pg_capt
 	if (loc.len && pg_command(conn, (const char *)loc.data, "create") == 0)
 		goto done;
 	if (loc.len)
-		hf_log_warn("postgres: creating database '%s' with locale '%s' failed (%s); using the server default",
-			    name, c->lc_collate, hf_error_message());
+		hf_log_warn(
+		    "postgres: creating database '%s' with locale '%s' failed (%s); using the server default",
+		    name, c->lc_collate, hf_error_message());
 	rc = pg_command(conn, (const char *)q.data, "unable to create the target database");
 	if (rc < 0)
 		rc = hf_error_wrap(rc, "database '%s' in '%s'", name, pg_where(conn));
@@ -147,8 +151,8 @@ static void drop_created_database(const char *conninfo, const char *name)
 	hf_buf q = HF_BUF_INIT;
 	if (maintenance_connect(&conn, conninfo) == 0 && hf_buf_printf(&q, "DROP DATABASE IF EXISTS ") == 0 &&
 	    pg_append_ident(&q, conn, name) == 0 &&
-	    hf_buf_printf(&q, "%s", PQserverVersion(conn) >= 130000 ? " WITH (FORCE)" : "") == 0 && hf_buf_cstr(&q) == 0 &&
-	    pg_command(conn, (const char *)q.data, "drop") == 0)
+	    hf_buf_printf(&q, "%s", PQserverVersion(conn) >= 130000 ? " WITH (FORCE)" : "") == 0 &&
+	    hf_buf_cstr(&q) == 0 && pg_command(conn, (const char *)q.data, "drop") == 0)
 		hf_log_info("postgres: dropped database '%s' created by the failed restore", name);
 	else
 		hf_log_warn("postgres: unable to drop database '%s' created by the failed restore", name);
@@ -157,7 +161,7 @@ static void drop_created_database(const char *conninfo, const char *name)
 }
 
 static int scalar(char **out, PGconn *conn, const char *sql, int nparams, const char *const *params,
-		  const char *ctx)
+                  const char *ctx)
 {
 	PGresult *res = NULL;
 	int rc = pg_exec_params(&res, conn, PGRES_TUPLES_OK, sql, nparams, params, ctx);
@@ -182,13 +186,21 @@ static int prepare_database(PGconn *conn, int in_place, int created)
 
 	if (created)
 		return 0;
-	rc = scalar(&count, conn,
-		    "SELECT (SELECT count(*) FROM pg_namespace n WHERE" USER_NS("n") " AND n.nspname <> 'public')"
-		    " + (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE" USER_NS("n") ")"
-		    " + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE" USER_NS("n") ")"
-		    " + (SELECT count(*) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE" USER_NS("n") ")"
-		    " + (SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql')",
-		    0, NULL, "unable to inspect the target database");
+	rc = scalar(
+	    &count, conn,
+	    "SELECT (SELECT count(*) FROM pg_namespace n WHERE" USER_NS(
+	        "n") " AND n.nspname <> 'public')"
+	             " + (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+	             "WHERE" USER_NS("n") ")"
+	                                  " + (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = "
+	                                  "p.pronamespace WHERE" USER_NS(
+	                                      "n") ")"
+	                                           " + (SELECT count(*) FROM pg_type t JOIN pg_namespace n "
+	                                           "ON n.oid = t.typnamespace WHERE" USER_NS(
+	                                               "n") ")"
+	                                                    " + (SELECT count(*) FROM pg_extension WHERE "
+	                                                    "extname <> 'plpgsql')",
+	    0, NULL, "unable to inspect the target database");
 	if (rc < 0 || strcmp(count, "0") == 0)
 		goto done;
 	if (!in_place) {
@@ -198,22 +210,24 @@ static int prepare_database(PGconn *conn, int in_place, int created)
 	}
 	/* In place: every user schema goes, inside the restore's transaction. */
 	if ((rc = pg_exec(&res, conn, PGRES_TUPLES_OK,
-			  "SELECT n.nspname FROM pg_namespace n WHERE" USER_NS("n") " ORDER BY 1",
-			  "unable to list schemas")) < 0)
+	                  "SELECT n.nspname FROM pg_namespace n WHERE" USER_NS("n") " ORDER BY 1",
+	                  "unable to list schemas")) < 0)
 		goto done;
 	for (i = 0; i < PQntuples(res) && rc == 0; i++) {
 		hf_buf_clear(&q);
-		if ((rc = hf_buf_printf(&q, "DROP SCHEMA ")) == 0 && (rc = pg_append_ident(&q, conn, PQgetvalue(res, i, 0))) == 0 &&
+		if ((rc = hf_buf_printf(&q, "DROP SCHEMA ")) == 0 &&
+		    (rc = pg_append_ident(&q, conn, PQgetvalue(res, i, 0))) == 0 &&
 		    (rc = hf_buf_printf(&q, " CASCADE")) == 0 && (rc = hf_buf_cstr(&q)) == 0)
 			rc = pg_command(conn, (const char *)q.data, "unable to drop a schema of the target");
 	}
 	/* As a new database has it (the dump only records changes from that). */
 	if (rc == 0)
 		rc = pg_command(conn,
-				PQserverVersion(conn) >= 150000
-					? "CREATE SCHEMA public AUTHORIZATION pg_database_owner; GRANT USAGE ON SCHEMA public TO PUBLIC"
-					: "CREATE SCHEMA public; GRANT ALL ON SCHEMA public TO PUBLIC",
-				"unable to recreate schema public");
+		                PQserverVersion(conn) >= 150000
+		                    ? "CREATE SCHEMA public AUTHORIZATION pg_database_owner; GRANT USAGE ON "
+		                      "SCHEMA public TO PUBLIC"
+		                    : "CREATE SCHEMA public; GRANT ALL ON SCHEMA public TO PUBLIC",
+		                "unable to recreate schema public");
 done:
 	free(count);
 	hf_buf_free(&q);
@@ -223,23 +237,27 @@ done:
 
 /* Objects outside schema $1 (oid) that depend on something inside it: a CASCADE would take them. */
 static const char outside_deps_sql[] =
-	"WITH d AS (SELECT d.classid, d.objid, d.objsubid,"
-	"  CASE d.refclassid WHEN 'pg_namespace'::regclass THEN d.refobjid"
-	"   WHEN 'pg_class'::regclass THEN (SELECT relnamespace FROM pg_class WHERE oid = d.refobjid)"
-	"   WHEN 'pg_type'::regclass THEN (SELECT typnamespace FROM pg_type WHERE oid = d.refobjid)"
-	"   WHEN 'pg_proc'::regclass THEN (SELECT pronamespace FROM pg_proc WHERE oid = d.refobjid) END AS refns,"
-	"  CASE d.classid WHEN 'pg_class'::regclass THEN (SELECT relnamespace FROM pg_class WHERE oid = d.objid)"
-	"   WHEN 'pg_type'::regclass THEN (SELECT typnamespace FROM pg_type WHERE oid = d.objid)"
-	"   WHEN 'pg_proc'::regclass THEN (SELECT pronamespace FROM pg_proc WHERE oid = d.objid)"
-	"   WHEN 'pg_constraint'::regclass THEN (SELECT connamespace FROM pg_constraint WHERE oid = d.objid)"
-	"   WHEN 'pg_rewrite'::regclass THEN (SELECT c.relnamespace FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class WHERE r.oid = d.objid)"
-	"   WHEN 'pg_trigger'::regclass THEN (SELECT c.relnamespace FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid WHERE t.oid = d.objid)"
-	"   WHEN 'pg_attrdef'::regclass THEN (SELECT c.relnamespace FROM pg_attrdef a JOIN pg_class c ON c.oid = a.adrelid WHERE a.oid = d.objid)"
-	"   WHEN 'pg_policy'::regclass THEN (SELECT c.relnamespace FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid WHERE p.oid = d.objid)"
-	"   WHEN 'pg_namespace'::regclass THEN d.objid END AS objns"
-	"  FROM pg_depend d WHERE d.deptype IN ('n', 'a'))"
-	" SELECT string_agg(DISTINCT pg_describe_object(classid, objid, objsubid), ', ')"
-	" FROM d WHERE refns = $1::oid AND objns IS DISTINCT FROM $1::oid";
+    "WITH d AS (SELECT d.classid, d.objid, d.objsubid,"
+    "  CASE d.refclassid WHEN 'pg_namespace'::regclass THEN d.refobjid"
+    "   WHEN 'pg_class'::regclass THEN (SELECT relnamespace FROM pg_class WHERE oid = d.refobjid)"
+    "   WHEN 'pg_type'::regclass THEN (SELECT typnamespace FROM pg_type WHERE oid = d.refobjid)"
+    "   WHEN 'pg_proc'::regclass THEN (SELECT pronamespace FROM pg_proc WHERE oid = d.refobjid) END AS refns,"
+    "  CASE d.classid WHEN 'pg_class'::regclass THEN (SELECT relnamespace FROM pg_class WHERE oid = d.objid)"
+    "   WHEN 'pg_type'::regclass THEN (SELECT typnamespace FROM pg_type WHERE oid = d.objid)"
+    "   WHEN 'pg_proc'::regclass THEN (SELECT pronamespace FROM pg_proc WHERE oid = d.objid)"
+    "   WHEN 'pg_constraint'::regclass THEN (SELECT connamespace FROM pg_constraint WHERE oid = d.objid)"
+    "   WHEN 'pg_rewrite'::regclass THEN (SELECT c.relnamespace FROM pg_rewrite r JOIN pg_class c ON c.oid = "
+    "r.ev_class WHERE r.oid = d.objid)"
+    "   WHEN 'pg_trigger'::regclass THEN (SELECT c.relnamespace FROM pg_trigger t JOIN pg_class c ON c.oid = "
+    "t.tgrelid WHERE t.oid = d.objid)"
+    "   WHEN 'pg_attrdef'::regclass THEN (SELECT c.relnamespace FROM pg_attrdef a JOIN pg_class c ON c.oid = "
+    "a.adrelid WHERE a.oid = d.objid)"
+    "   WHEN 'pg_policy'::regclass THEN (SELECT c.relnamespace FROM pg_policy p JOIN pg_class c ON c.oid = "
+    "p.polrelid WHERE p.oid = d.objid)"
+    "   WHEN 'pg_namespace'::regclass THEN d.objid END AS objns"
+    "  FROM pg_depend d WHERE d.deptype IN ('n', 'a'))"
+    " SELECT string_agg(DISTINCT pg_describe_object(classid, objid, objsubid), ', ')"
+    " FROM d WHERE refns = $1::oid AND objns IS DISTINCT FROM $1::oid";
 
 static int prepare_schema(PGconn *conn, const char *schema, int in_place)
 {
@@ -248,7 +266,8 @@ static int prepare_schema(PGconn *conn, const char *schema, int in_place)
 	int rc;
 
 	if ((rc = scalar(&oid, conn, "SELECT oid FROM pg_namespace WHERE nspname = $1", 1, &schema,
-			 "unable to look up the schema")) < 0 || !oid)
+	                 "unable to look up the schema")) < 0 ||
+	    !oid)
 		goto done;
 	if (!in_place) {
 		rc = hf_error_set(HF_EEXISTS, "schema '%s' already exists in '%s'", schema, pg_where(conn));
@@ -256,11 +275,13 @@ static int prepare_schema(PGconn *conn, const char *schema, int in_place)
 		goto done;
 	}
 	if ((rc = scalar(&deps, conn, outside_deps_sql, 1, (const char *const *)&oid,
-			 "unable to check what depends on the schema")) < 0)
+	                 "unable to check what depends on the schema")) < 0)
 		goto done;
 	if (deps) {
-		rc = hf_error_set(HF_EEXISTS, "refusing to replace schema '%s' in '%s': objects outside it depend on it (%.300s)",
-				  schema, pg_where(conn), deps);
+		rc = hf_error_set(
+		    HF_EEXISTS,
+		    "refusing to replace schema '%s' in '%s': objects outside it depend on it (%.300s)",
+		    schema, pg_where(conn), deps);
 		goto done;
 	}
 	if ((rc = hf_buf_printf(&q, "DROP SCHEMA ")) == 0 && (rc = pg_append_ident(&q, conn, schema)) == 0 &&
@@ -273,19 +294,22 @@ done:
 	return rc;
 }
 
-static int tenant_rows_sql(hf_buf *q, PGconn *conn, const pg_capture *c, size_t i, const char *head, const char *tail)
+static int tenant_rows_sql(hf_buf *q, PGconn *conn, const pg_capture *c, size_t i, const char *head,
+                           const char *tail)
 {
 	int rc;
 	hf_buf_clear(q);
 	if ((rc = hf_buf_printf(q, "%s", head)) < 0 ||
-	    (rc = pg_model_append_from(q, conn, &c->tables[i])) < 0 || (rc = hf_buf_printf(q, " AS hf_row WHERE ")) < 0 || (rc = pg_model_filter_sql(q, conn, c, i, 0)) < 0 ||
-	    (rc = hf_buf_printf(q, "%s", tail)) < 0)
+	    (rc = pg_model_append_from(q, conn, &c->tables[i])) < 0 ||
+	    (rc = hf_buf_printf(q, " AS hf_row WHERE ")) < 0 ||
+	    (rc = pg_model_filter_sql(q, conn, c, i, 0)) < 0 || (rc = hf_buf_printf(q, "%s", tail)) < 0)
 		return rc;
 	return hf_buf_cstr(q);
 }
 
 /* ROWS: refuse a target that holds the tenant, or (in place) delete its rows, children first. */
-static int prepare_rows(PGconn *conn, const pg_capture *c, const size_t *order, int in_place, uint64_t *deleted)
+static int prepare_rows(PGconn *conn, const pg_capture *c, const size_t *order, int in_place,
+                        uint64_t *deleted)
 {
 	hf_buf q = HF_BUF_INIT;
 	PGresult *res = NULL;
@@ -302,16 +326,21 @@ static int prepare_rows(PGconn *conn, const pg_capture *c, const size_t *order, 
 		if (rc < 0)
 			break;
 		if (in_place) {
-			if ((rc = pg_exec(&res, conn, PGRES_COMMAND_OK, (const char *)q.data, "unable to delete")) == 0)
+			if ((rc = pg_exec(&res, conn, PGRES_COMMAND_OK, (const char *)q.data,
+			                  "unable to delete")) == 0)
 				*deleted += strtoull(PQcmdTuples(res), NULL, 10);
 			else
-				rc = hf_error_wrap(rc, "tenant rows of table '%s.%s'", c->tables[i].schema, c->tables[i].name);
-		} else if ((rc = pg_exec(&res, conn, PGRES_TUPLES_OK, (const char *)q.data, "unable to look for the tenant")) == 0 &&
-			   strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+				rc = hf_error_wrap(rc, "tenant rows of table '%s.%s'", c->tables[i].schema,
+				                   c->tables[i].name);
+		} else if ((rc = pg_exec(&res, conn, PGRES_TUPLES_OK, (const char *)q.data,
+		                         "unable to look for the tenant")) == 0 &&
+		           strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
 			pg_one_line(value, sizeof(value), c->tenant_value);
-			rc = hf_error_set(HF_EEXISTS, "tenant value '%s' already has rows in table '%s.%s' of '%s'", value,
-					  c->tables[i].schema, c->tables[i].name, pg_where(conn));
-			hf_error_set_hint("restore into another database, or replace the tenant's rows with --in-place");
+			rc = hf_error_set(HF_EEXISTS,
+			                  "tenant value '%s' already has rows in table '%s.%s' of '%s'",
+			                  value, c->tables[i].schema, c->tables[i].name, pg_where(conn));
+			hf_error_set_hint(
+			    "restore into another database, or replace the tenant's rows with --in-place");
 		}
 		PQclear(res);
 		res = NULL;
@@ -330,7 +359,8 @@ static int copy_in_cb(const void *data, size_t len, void *payload)
 		size_t n = len < PUT_SLICE ? len : PUT_SLICE;
 		if (PQputCopyData(ctx->conn, p, (int)n) != 1) {
 			ctx->failed = 1;
-			return pg_fail(ctx->conn, NULL, "unable to load table '%s.%s'", ctx->table->schema, ctx->table->name);
+			return pg_fail(ctx->conn, NULL, "unable to load table '%s.%s'", ctx->table->schema,
+			               ctx->table->name);
 		}
 		p += n;
 		len -= n;
@@ -340,7 +370,7 @@ static int copy_in_cb(const void *data, size_t len, void *payload)
 }
 
 static int load_table(PGconn *conn, hf_snapshot_reader *r, const pg_capture *c, size_t i, uint64_t *rows,
-		      uint64_t *bytes)
+                      uint64_t *bytes)
 {
 	const pg_table *t = &c->tables[i];
 	hf_buf q = HF_BUF_INIT;
@@ -352,13 +382,14 @@ static int load_table(PGconn *conn, hf_snapshot_reader *r, const pg_capture *c, 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.conn = conn;
 	ctx.table = t;
-	if ((rc = hf_buf_printf(&q, "COPY ")) < 0 || (rc = pg_append_qname(&q, conn, t->schema, t->name)) < 0 ||
-	    (rc = hf_buf_printf(&q, " (")) < 0)
+	/* Named columns: the target's column order may differ, and it may have gained columns. */
+	if ((rc = hf_buf_printf(&q, "COPY ")) < 0 || (rc = pg_append_qname(&q, conn, t->schema, t->name)) < 0)
 		goto done;
 	for (k = 0; k < t->ncolumns && rc == 0; k++)
-		if ((rc = hf_buf_printf(&q, "%s", k ? ", " : "")) == 0)
+		if ((rc = hf_buf_printf(&q, "%s", k ? ", " : " (")) == 0)
 			rc = pg_append_ident(&q, conn, t->columns[k]);
-	if (rc < 0 || (rc = hf_buf_printf(&q, ") FROM STDIN")) < 0 || (rc = hf_buf_cstr(&q)) < 0)
+	if (rc < 0 || (rc = hf_buf_printf(&q, "%s FROM STDIN", t->ncolumns ? ")" : "")) < 0 ||
+	    (rc = hf_buf_cstr(&q)) < 0)
 		goto done;
 	if ((rc = pg_exec(&res, conn, PGRES_COPY_IN, (const char *)q.data, "unable to start COPY")) < 0) {
 		rc = hf_error_wrap(rc, "table '%s.%s'", t->schema, t->name);
@@ -410,33 +441,37 @@ static int restore_sequences(PGconn *conn, const pg_capture *c)
 		char *exists = NULL;
 		hf_buf_clear(&name);
 		hf_buf_clear(&q);
-		if ((rc = pg_append_qname(&name, conn, s->schema, s->name)) < 0 || (rc = hf_buf_cstr(&name)) < 0)
+		if ((rc = pg_append_qname(&name, conn, s->schema, s->name)) < 0 ||
+		    (rc = hf_buf_cstr(&name)) < 0)
 			break;
 		snprintf(value, sizeof(value), "%lld", (long long)s->last_value);
 		params[0] = (const char *)name.data;
 		params[1] = value;
 		params[2] = s->is_called ? "t" : "f";
 		if (c->model != HF_PG_MODEL_ROWS) {
-			rc = pg_exec_params(NULL, conn, PGRES_TUPLES_OK, "SELECT pg_catalog.setval($1::regclass, $2::int8, $3::bool)",
-					    3, params, "unable to set a sequence");
+			rc = pg_exec_params(NULL, conn, PGRES_TUPLES_OK,
+			                    "SELECT pg_catalog.setval($1::regclass, $2::int8, $3::bool)", 3,
+			                    params, "unable to set a sequence");
 		} else {
 			/* Shared sequences only ever move forward: other tenants draw from them too. */
 			if ((rc = scalar(&exists, conn, "SELECT pg_catalog.to_regclass($1)", 1, params,
-					 "unable to look up a sequence")) < 0)
+			                 "unable to look up a sequence")) < 0)
 				break;
 			if (!exists) {
-				hf_log_warn("postgres: sequence '%s.%s' not found in '%s', left alone", s->schema, s->name,
-					    pg_where(conn));
+				hf_log_warn("postgres: sequence '%s.%s' not found in '%s', left alone",
+				            s->schema, s->name, pg_where(conn));
 				continue;
 			}
 			free(exists);
-			if ((rc = hf_buf_printf(&q, "SELECT pg_catalog.setval($1::regclass, $2::int8, true) FROM ")) < 0 ||
+			if ((rc = hf_buf_printf(
+			         &q, "SELECT pg_catalog.setval($1::regclass, $2::int8, true) FROM ")) < 0 ||
 			    (rc = hf_buf_append(&q, name.data, name.len)) < 0 ||
-			    (rc = hf_buf_printf(&q, " WHERE $3::bool AND (NOT is_called OR last_value < $2::int8)")) < 0 ||
+			    (rc = hf_buf_printf(
+			         &q, " WHERE $3::bool AND (NOT is_called OR last_value < $2::int8)")) < 0 ||
 			    (rc = hf_buf_cstr(&q)) < 0)
 				break;
 			rc = pg_exec_params(NULL, conn, PGRES_TUPLES_OK, (const char *)q.data, 3, params,
-					    "unable to advance a sequence");
+			                    "unable to advance a sequence");
 		}
 		if (rc < 0)
 			rc = hf_error_wrap(rc, "sequence '%s.%s'", s->schema, s->name);
@@ -458,10 +493,11 @@ static int verify(PGconn *conn, const pg_capture *c, size_t *verified)
 			return hf_error_wrap(rc, "unable to verify the restore");
 		if (rows != t->rows || strcmp(sum, t->checksum) != 0)
 			return hf_error_set(HF_EVERIFY,
-					    "verification of table '%s.%s' in '%s' failed: loaded %llu rows (checksum %.16s...),"
-					    " the snapshot has %llu (checksum %.16s...)",
-					    t->schema, t->name, pg_where(conn), (unsigned long long)rows, sum,
-					    (unsigned long long)t->rows, t->checksum);
+			                    "verification of table '%s.%s' in '%s' failed: loaded %llu rows "
+			                    "(checksum %.16s...),"
+			                    " the snapshot has %llu (checksum %.16s...)",
+			                    t->schema, t->name, pg_where(conn), (unsigned long long)rows, sum,
+			                    (unsigned long long)t->rows, t->checksum);
 		(*verified)++;
 	}
 	return 0;
@@ -470,7 +506,7 @@ static int verify(PGconn *conn, const pg_capture *c, size_t *verified)
 /* ---- the whole restore ---- */
 
 static int load_all(PGconn *conn, hf_snapshot_reader *r, pg_capture *c, const hf_pg_restore_opts *o,
-		    int created, hf_pg_restore_stats *st)
+                    int created, hf_pg_restore_stats *st)
 {
 	size_t *order = NULL, i;
 	int rc;
@@ -484,14 +520,16 @@ static int load_all(PGconn *conn, hf_snapshot_reader *r, pg_capture *c, const hf
 	else if (c->model == HF_PG_MODEL_SCHEMA)
 		rc = prepare_schema(conn, c->schema, o->in_place);
 	else if (o->disable_triggers)
-		rc = pg_command(conn, "SET LOCAL session_replication_role = replica", "unable to disable triggers");
+		rc = pg_command(conn, "SET LOCAL session_replication_role = replica",
+		                "unable to disable triggers");
 	if (rc < 0)
 		goto done;
 	if (c->model != HF_PG_MODEL_ROWS && (rc = exec_script(conn, r, PG_SCHEMA_ENTRY)) < 0)
 		goto done;
 	if ((rc = pg_model_resolve(conn, c)) < 0 || (rc = pg_model_load_order(order, conn, c)) < 0)
 		goto done;
-	if (c->model == HF_PG_MODEL_ROWS && (rc = prepare_rows(conn, c, order, o->in_place, &st->rows_deleted)) < 0)
+	if (c->model == HF_PG_MODEL_ROWS &&
+	    (rc = prepare_rows(conn, c, order, o->in_place, &st->rows_deleted)) < 0)
 		goto done;
 	for (i = 0; i < c->ntables; i++) {
 		if ((rc = load_table(conn, r, c, order[i], &st->rows, &st->bytes)) < 0)

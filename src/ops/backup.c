@@ -224,8 +224,10 @@ int hf_backup(hf_repo *r, const hf_backup_options *o, hf_backup_result *out)
 	m.source = source;
 	m.label = label;
 	m.hostname = host;
-	if ((rc = hf_builder_commit(b, &m)) < 0)
+	if ((rc = hf_builder_commit(b, &m)) < 0) {
+		hf_builder_abort(b);
 		goto fail;
+	}
 	if (hf_ops_catalog_record(r, &m) < 0)
 		hf_log_warn("catalog not updated: %s", hf_error_message());
 	hf_catalog_audit_add(r->catalog, m.time_ns / 1000000000, "backup", t->id, m.id);

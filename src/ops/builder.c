@@ -789,9 +789,18 @@ int hf_builder_commit(hf_builder *b, hf_manifest *m)
 
 void hf_builder_abort(hf_builder *b)
 {
-	if (!b || (!b->nworkers && !b->nstorers))
+	uint64_t st = 0;
+	if (!b)
 		return;
-	flush_all(b);
+	if (b->nworkers || b->nstorers) {
+		flush_all(b);
+		return;
+	}
+	/* Workers already stopped (the failure came later): still index what landed. */
+	pthread_mutex_lock(&b->flush_mu);
+	if (hf_index_flush(b->ix, b->r, b->t, &st) < 0)
+		hf_log_warn("unable to index the packs of the failed backup: %s", hf_error_message());
+	pthread_mutex_unlock(&b->flush_mu);
 }
 
 void hf_builder_free(hf_builder *b)

@@ -194,8 +194,11 @@ int hf_blob_read(hf_repo *r, const hf_tenant *t, hf_index *ix, const uint8_t id[
 		return hf_error_set(HF_ENOTFOUND, "blob %.16s of tenant '%s' is not in any index", bid, t->id);
 	hf_hex_encode(pid, hf_index_pack_id(ix, e.pack), HF_ID_BYTES);
 	hf_key_pack(key, sizeof(key), t->tid, pid);
-	if ((rc = hf_storage_get_range(r->storage, key, e.offset, e.length, &sealed)) < 0)
-		return rc == HF_ENOTFOUND ? hf_error_set(HF_ENOTFOUND, "pack '%s' is missing (blob %.16s)", key, bid) : rc;
+	if ((rc = hf_storage_get_range(r->storage, key, e.offset, e.length, &sealed)) < 0) {
+		if (rc == HF_ENOTFOUND)
+			rc = hf_error_set(HF_ENOTFOUND, "pack '%s' is missing (blob %.16s)", key, bid);
+		goto done; /* a short read may have grown `sealed` */
+	}
 	plen = e.length - HF_AEAD_OVERHEAD;
 	if (e.comp == HF_COMP_NONE) {
 		if ((rc = hf_buf_reserve(out, plen)) < 0)

@@ -107,7 +107,12 @@ affected_of "$BIGPACK" "$S2" >"$T/affected"
 expect_partial_restore "$S2" "$T/affected" "$T/d1" "$T/d2"
 expect_stderr_match "$BIGPACK"
 affected_of "$BIGPACK" "$S1" >"$T/affected1"
-expect_partial_restore "$S1" "$T/affected1" "$T/d1"
+if [ -s "$T/affected1" ]; then
+	expect_partial_restore "$S1" "$T/affected1" "$T/d1"
+else   # the pack holds only the second snapshot's data: the first one is whole
+	ok hf restore --tenant acme --snapshot "$S1" --keep-going --target "$T/r-s1"
+	compare_trees "$T/d1" "$(restored_root "$T/r-s1" "$T/d1")"
+fi
 [ "$(sha_of "$REPO/$BIGPACK")" = "$sum" ] || fail "the damaged pack was modified"
 ok hf check   # structure only: the pack exists and is indexed
 

@@ -688,9 +688,10 @@ static void test_throughput(hf_storage *s)
 {
 	int n = getenv("HF_TEST_S3_BENCH_N") ? atoi(getenv("HF_TEST_S3_BENCH_N")) : 8;
 	uint8_t *data = malloc(16 * MIB);
+	double put1, get1, put8, get8;
+
 	if (n < 8 || n > 999)
 		n = 8;
-	double put1, get1, put8, get8;
 	fill(data, 16 * MIB, 11);
 	put1 = bench_phase(s, data, n, 1, 0);
 	get1 = bench_phase(s, data, n, 1, 1);

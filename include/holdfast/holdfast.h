@@ -180,6 +180,7 @@ typedef struct hf_restore_result {
 	char snapshot_id[HF_ID_HEX + 1];
 	uint64_t files, bytes, errors;
 	int verified;              /* postgres: row counts and checksums matched */
+	char safety_snapshot[HF_ID_HEX + 1]; /* postgres --in-place: snapshot of what was replaced ("" none) */
 	double seconds;
 } hf_restore_result;
 int hf_restore(hf_repo *r, const hf_restore_options *o, hf_restore_result *out);

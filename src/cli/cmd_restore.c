@@ -103,9 +103,10 @@ int cmd_restore(cli *c)
 		goto done;
 	}
 	if (c->json) {
-		json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:b, s:f}", "snapshot", res.snapshot_id, "tenant", o.tenant,
-				      "files", (json_int_t)res.files, "bytes", (json_int_t)res.bytes, "errors",
-				      (json_int_t)res.errors, "verified", res.verified, "seconds", res.seconds);
+		json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:b, s:s?, s:f}", "snapshot", res.snapshot_id, "tenant",
+				      o.tenant, "files", (json_int_t)res.files, "bytes", (json_int_t)res.bytes, "errors",
+				      (json_int_t)res.errors, "verified", res.verified, "safety_snapshot",
+				      res.safety_snapshot[0] ? res.safety_snapshot : NULL, "seconds", res.seconds);
 		char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		json_decref(j);
 		if (s && (!o.tar_file || strcmp(o.tar_file, "-") != 0))
@@ -114,6 +115,8 @@ int cmd_restore(cli *c)
 	} else if (!c->quiet && !(o.tar_file && !strcmp(o.tar_file, "-"))) {
 		char size[32];
 		cli_human_bytes(size, sizeof(size), res.bytes);
+		if (res.safety_snapshot[0])
+			printf("safety copy of the replaced data: snapshot %.12s\n", res.safety_snapshot);
 		printf("restored snapshot %.12s of tenant %s: %llu %s, %s in %.1fs%s\n", res.snapshot_id, o.tenant,
 		       (unsigned long long)res.files, o.target_pg ? "tables" : "files", size, res.seconds,
 		       o.target_pg ? (res.verified ? ", row counts and checksums verified" : "") : "");

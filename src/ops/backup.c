@@ -28,6 +28,7 @@ int hf_ops_tenant_lock(hf_repo *r, const hf_tenant *t, int *out_fd)
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
 		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0'; /* the file holds "PID\n": keep the message on one line */
 		close(fd);
 		return hf_error_set(HF_ELOCKED, "another run for tenant '%s' holds the lock (pid %s)", t->id,
 				    pid[0] ? pid : "?");

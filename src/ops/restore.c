@@ -7,6 +7,7 @@
 #include "util/error.h"
 #include "util/log.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,6 +21,50 @@ static void warn_bad_index(const char *object, int code, const char *message, vo
 	(void)code;
 	(void)payload;
 	hf_log_warn("ignoring unreadable index '%s': %s", object, message);
+}
+
+/* Before an in-place restore replaces a tenant's data, snapshot what is there now, so the restore
+ * itself can be undone. A tenant with nothing in the target has nothing to protect. */
+static int safety_backup(hf_repo *r, const hf_restore_options *o, const hf_manifest *m, char *out_id)
+{
+	json_t *info = m->source_info ? json_loads(m->source_info, 0, NULL) : NULL;
+	const char *model = NULL, *schema = NULL, *column = NULL, *value = NULL;
+	hf_pg_source pg;
+	hf_backup_options bo;
+	hf_backup_result res;
+	char label[160];
+	int rc;
+
+	if (!info || json_unpack(info, "{s:s, s?s, s?s, s?s}", "model", &model, "schema", &schema, "tenant_column",
+				 &column, "tenant_value", &value) < 0) {
+		json_decref(info);
+		return hf_error_set(HF_ECORRUPT, "snapshot %.12s has no postgres source information", m->id);
+	}
+	memset(&pg, 0, sizeof(pg));
+	pg.dsn = o->target_pg;
+	pg.model = !strcmp(model, "database") ? HF_PG_ISOLATION_DATABASE
+		   : !strcmp(model, "schema") ? HF_PG_ISOLATION_SCHEMA : HF_PG_ISOLATION_ROWS;
+	pg.schema = schema;
+	pg.tenant_column = column;
+	pg.tenant_value = value;
+	snprintf(label, sizeof(label), "safety copy before in-place restore of %.12s", m->id);
+	memset(&bo, 0, sizeof(bo));
+	bo.version = HF_BACKUP_OPTIONS_VERSION;
+	bo.tenant = o->tenant;
+	bo.pg = &pg;
+	bo.label = label;
+	memset(&res, 0, sizeof(res));
+	rc = hf_backup(r, &bo, &res);
+	json_decref(info);
+	if (rc == HF_ENOTFOUND) {
+		hf_log_info("no current data of tenant '%s' in the target: no safety copy needed", o->tenant);
+		hf_error_clear();
+		return 0;
+	}
+	if (rc < 0)
+		return hf_error_wrap(rc, "unable to take the safety copy before restoring in place");
+	memcpy(out_id, res.snapshot_id, HF_ID_HEX + 1);
+	return 0;
 }
 
 static int check_options(const hf_restore_options *o)
@@ -43,6 +88,7 @@ int hf_restore(hf_repo *r, const hf_restore_options *o, hf_restore_result *out)
 	hf_files_stats st;
 	hf_files_restore_opts fo;
 	const char *source = o->source;
+	char safety[HF_ID_HEX + 1] = "";
 	double start = hf_clock_mono();
 	int rc;
 
@@ -59,6 +105,8 @@ int hf_restore(hf_repo *r, const hf_restore_options *o, hf_restore_result *out)
 				  m.id, t->id, m.source, o->target_pg ? "into a database" : "as files");
 		goto done;
 	}
+	if (o->target_pg && o->in_place && (rc = safety_backup(r, o, &m, safety)) < 0)
+		goto done;
 	if ((rc = hf_index_new(&ix)) < 0 || (rc = hf_index_load(ix, r, t, warn_bad_index, NULL)) < 0)
 		goto done;
 	if ((rc = hf_reader_open(&rd, r, t, ix, &m)) < 0)
@@ -94,6 +142,7 @@ int hf_restore(hf_repo *r, const hf_restore_options *o, hf_restore_result *out)
 done:
 	if (out) {
 		memcpy(out->snapshot_id, m.id, sizeof(out->snapshot_id));
+		memcpy(out->safety_snapshot, safety, sizeof(out->safety_snapshot));
 		out->files = st.files;
 		out->bytes = st.bytes;
 		out->errors = st.errors;

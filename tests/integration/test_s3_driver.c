@@ -2,10 +2,12 @@
  * HF_TEST_S3_* environment), including faults injected by tests/s3/faultproxy.py. Also prints PUT/GET
  * throughput of 16 MiB objects with 1 and 8 parallel transfers. */
 #include "storage/s3/s3.h"
+#include "storage/s3/s3_internal.h"
 #include "storage/storage.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/error.h"
+#include "util/hex.h"
 
 #include "test.h"
 
@@ -67,6 +69,80 @@ static int have_env(void)
 			ok = 0;
 		}
 	return ok;
+}
+
+/* ---- the driver's pure helpers (no server needed) ---- */
+
+static void test_helpers(void)
+{
+	static const struct { const char *in, *md5; } vec[] = {/* RFC 1321 appendix A.5 */
+		{"", "d41d8cd98f00b204e9800998ecf8427e"},
+		{"abc", "900150983cd24fb0d6963f7d28e17f72"},
+		{"message digest", "f96b697d7cb7938d525a2f31aaf161d0"},
+		{"12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+		 "57edf4a22be3c955ac49da2e2107b67a"}};
+	uint8_t d[16];
+	char hex[33], text[64];
+	hf_buf q = HF_BUF_INIT, x = HF_BUF_INIT;
+	const char *p, *v, *end;
+	size_t len;
+	int64_t t;
+
+	for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+		hf_s3_md5(d, vec[i].in, strlen(vec[i].in));
+		hf_hex_encode(hex, d, 16);
+		CHECK_STR(hex, vec[i].md5);
+	}
+	{ /* lengths around the 56- and 64-byte padding boundaries (expected values from Python's hashlib) */
+		static const struct { size_t n; const char *md5; } pad[] = {
+			{55, "ef1772b6dff9a122358552954ad0df65"}, {56, "3b0c8ac703f828b04c6c197006d17218"},
+			{63, "b06521f39153d618550606be297466d5"}, {64, "014842d480b571495a4a0363793f7367"},
+			{65, "c743a45e0d2e6a95cb859adae0248435"}, {119, "8a7bd0732ed6a28ce75f6dabc90e1613"},
+			{120, "5f61c0ccad4cac44c75ff505e1f1e537"}, {128, "e510683b3f5ffe4093d021808bc6ff70"}};
+		char as[128];
+		memset(as, 'a', sizeof(as));
+		for (size_t i = 0; i < sizeof(pad) / sizeof(pad[0]); i++) {
+			hf_s3_md5(d, as, pad[i].n);
+			hf_hex_encode(hex, d, 16);
+			CHECK_STR(hex, pad[i].md5);
+		}
+	}
+	const char *pairs[] = {"uploadId", "a/b+c=", "partNumber", "3", "retention", NULL, NULL};
+	CHECK_OK(hf_s3_query(&q, pairs));
+	CHECK_STR((char *)q.data, "partNumber=3&retention=&uploadId=a%2Fb%2Bc%3D");
+	hf_buf_clear(&q);
+	CHECK_OK(hf_s3_encode(&q, "a b/c~d_e.f-g%", 1));
+	CHECK_OK(hf_buf_cstr(&q));
+	CHECK_STR((char *)q.data, "a%20b/c~d_e.f-g%25");
+
+	hf_buf_printf(&x, "<R xmlns=\"x\"><KeyCount>2</KeyCount><Key>a&amp;b&lt;&#x41;&#66;</Key><Empty/>"
+			  "<Name a=\"1\">n</Name></R>");
+	p = (const char *)x.data;
+	end = p + x.len;
+	CHECK_OK(hf_s3_xml_find(&p, end, "Key", &v, &len)); /* not fooled by <KeyCount> */
+	CHECK_OK(hf_s3_xml_text(text, sizeof(text), v, len));
+	CHECK_STR(text, "a&b<AB");
+	CHECK_OK(hf_s3_xml_get(text, sizeof(text), &x, "Empty"));
+	CHECK_STR(text, "");
+	CHECK_OK(hf_s3_xml_get(text, sizeof(text), &x, "Name"));
+	CHECK_STR(text, "n");
+	CHECK_RC(hf_s3_xml_get(text, sizeof(text), &x, "Missing"), HF_ENOTFOUND);
+	CHECK_RC(hf_s3_xml_get(text, 3, &x, "Key"), HF_ECORRUPT); /* too long for the buffer */
+	CHECK_RC(hf_s3_xml_get(text, sizeof(text), &x, "R"), HF_ECORRUPT); /* nested elements are not text */
+	for (size_t cut = 0; cut < x.len; cut++) { /* every truncation is handled inside the bounds */
+		p = (const char *)x.data;
+		int rc = hf_s3_xml_find(&p, p + cut, "Name", &v, &len);
+		CHECK(rc == HF_ENOTFOUND || rc == HF_ECORRUPT || (rc == 0 && v + len <= (const char *)x.data + cut));
+	}
+	CHECK_RC(hf_s3_xml_text(text, sizeof(text), "a&bogus;", 8), HF_ECORRUPT);
+	CHECK_RC(hf_s3_xml_text(text, sizeof(text), "&#0;", 4), HF_ECORRUPT);
+	CHECK_RC(hf_s3_xml_text(text, sizeof(text), "&amp", 4), HF_ECORRUPT);
+	CHECK_OK(hf_s3_http_date("Wed, 25 Nov 2026 12:00:00 GMT", &t));
+	CHECK(t == 1795608000);
+	CHECK_RC(hf_s3_http_date("yesterday", &t), HF_ECORRUPT);
+	hf_error_clear();
+	hf_buf_free(&q);
+	hf_buf_free(&x);
 }
 
 /* ---- basics ---- */
@@ -713,6 +789,7 @@ int main(void)
 	hf_storage_prepare_opts create = {1, HF_LOCK_COMPLIANCE, 30};
 	const char *only = getenv("HF_TEST_S3_ONLY"); /* e.g. "bench" while measuring */
 
+	test_helpers();
 	if (!have_env())
 		return 1;
 	if (!mkdtemp(tmpdir)) {

@@ -48,7 +48,6 @@ typedef struct hf_s3_req {
 	size_t range_len;
 	hf_buf *out;    /* the 2xx response body is appended here (NULL: discarded) */
 	size_t out_max; /* larger bodies fail with HF_ECORRUPT (0: no limit) */
-	int no_retry;   /* a single attempt (used where a retry could hide the answer) */
 } hf_s3_req;
 
 typedef struct hf_s3_resp {

@@ -621,7 +621,7 @@ int hf_s3_request(hf_s3 *s3, const hf_s3_req *req, hf_s3_resp *resp)
 			rc = 0;
 			goto done;
 		}
-		if (req->no_retry || attempt > s3->retries ||
+		if (attempt > s3->retries ||
 		    !(crc != CURLE_OK ? curl_retryable(crc) : http_retryable(resp->status, resp->err_code)))
 			break;
 		backoff(s3, attempt - 1);

@@ -112,6 +112,13 @@ typedef struct hf_pg_source {
 	const char *joins;         /* ROWS: "child:fk->parent.pk,..." for related tables without the column */
 } hf_pg_source;
 
+/* Tenant discovery for enrolment: database names (LIKE pattern), schema names (LIKE pattern), or the
+ * distinct values of a tenant column (pattern = the column, schema = where the shared tables live).
+ * Sorted; free with hf_strv_free. */
+int hf_pg_discover_values(const char *dsn, hf_pg_isolation model, const char *pattern, const char *schema,
+			  char ***out, size_t *n);
+void hf_strv_free(char **v, size_t n);
+
 #define HF_BACKUP_OPTIONS_VERSION 1
 typedef struct hf_backup_options {
 	int version;

@@ -61,6 +61,7 @@ const cli_opt cli_options[O_COUNT] = {
 	{O_NEW_PASSWORD_FILE, "new-password-file", 0, 1, 0, NULL, NULL, "FILE", "key add: passphrase of the new key slot"},
 	{O_NEW_KEY_FILE, "new-key-file", 0, 1, 0, NULL, NULL, "FILE", "key add: key file of the new slot (created if missing)"},
 	{O_KDF_MEMORY, "kdf-memory", 0, 1, 0, NULL, NULL, "MIB", "Argon2id memory of a new passphrase slot (default 64, minimum 8)"},
+	{O_DISCOVER, "discover", 0, 0, 0, NULL, NULL, NULL, "tenant add: enrol every tenant the tier's PostgreSQL blueprint finds"},
 	{O_KDF_ITERATIONS, "kdf-iterations", 0, 1, 0, NULL, NULL, "N", "Argon2id passes of a new passphrase slot (default 3)"},
 };
 #undef R
@@ -127,6 +128,30 @@ const char *cli_tier_setting(cli *c, const char *tier, const char *key)
 	return ini_get(c, sec, key);
 }
 
+char *cli_blueprint(cli *c, const char *tier, const char *key, const char *tenant)
+{
+	const char *v = tier ? cli_tier_setting(c, tier, key) : NULL, *p;
+	size_t n = 0, tl = strlen(tenant);
+	char *out, *w;
+	if (!v)
+		return NULL;
+	for (p = v; (p = strstr(p, "{tenant}")); p += 8)
+		n++;
+	if (!(out = malloc(strlen(v) + n * tl + 1)))
+		return NULL;
+	for (w = out, p = v; *p;) {
+		if (!strncmp(p, "{tenant}", 8)) {
+			memcpy(w, tenant, tl);
+			w += tl;
+			p += 8;
+		} else {
+			*w++ = *p++;
+		}
+	}
+	*w = '\0';
+	return out;
+}
+
 int cli_tier_defined(cli *c, const char *tier, int *any_tiers)
 {
 	const ini_data *d = c->ini;
@@ -142,13 +167,22 @@ int cli_tier_defined(cli *c, const char *tier, int *any_tiers)
 	return found;
 }
 
+/* The config-file key of an option: its long name, except the repository URL, written "url". */
+static const char *config_key(const cli_opt *o)
+{
+	return o->id == O_REPO ? "url" : o->name;
+}
+
 /* Known keys per section kind, so typos in the config file are errors, not silently ignored. */
 static int key_known(const char *section, const char *key)
 {
 	static const char *tenant_keys[] = {"tier", "path", "exclude", "pg", "pg-database", "pg-schema", "pg-rows",
 					    "tenant-column", "tenant-value", "pg-tables", "pg-joins", NULL};
 	static const char *tier_keys[] = {"rpo", "rto", "lock-mode", "lock-days", "repository", "schedule",
-					  "drill-schedule", "keep-daily", "keep-weekly", "keep-monthly", NULL};
+					  "drill-schedule", "keep-daily", "keep-weekly", "keep-monthly",
+					  /* the blueprint of the tier's tenants; values may contain {tenant} */
+					  "path", "exclude", "pg", "pg-database", "pg-schema", "pg-rows", "tenant-column",
+					  "tenant-value", "pg-tables", "pg-joins", NULL};
 	const char **list = NULL;
 	if (!strncmp(section, "tenant ", 7))
 		list = tenant_keys;
@@ -161,7 +195,8 @@ static int key_known(const char *section, const char *key)
 		return 0;
 	}
 	for (int i = 0; i < O_COUNT; i++)
-		if (cli_options[i].section && !strcmp(cli_options[i].section, section) && !strcmp(cli_options[i].name, key))
+		if (cli_options[i].section && !strcmp(cli_options[i].section, section) &&
+		    !strcmp(config_key(&cli_options[i]), key))
 			return 1;
 	return 0;
 }
@@ -290,7 +325,7 @@ int cli_merge(cli *c)
 			continue;
 		if (o->env && (v = getenv(o->env)) && *v)
 			c->val[i] = v;
-		else if (o->section && (v = ini_get(c, o->section, o->name)))
+		else if (o->section && (v = ini_get(c, o->section, config_key(o))))
 			c->val[i] = v;
 	}
 	/* A key file given explicitly beats a password file from the environment or config, and vice versa. */

@@ -26,19 +26,48 @@ static int config_list(cli *c, cli_opt_id id, const char *value, char **storage)
 	return 0;
 }
 
+static const cli_opt_id source_keys[] = {O_PG, O_PG_DATABASE, O_PG_SCHEMA, O_PG_ROWS, O_TENANT_COLUMN,
+					 O_TENANT_VALUE, O_PG_TABLES, O_PG_JOINS};
+
+static int explicit_source(const cli *c)
+{
+	return c->nmulti[O_PATH] || c->given[O_TAR] || c->given[O_STDIN] || c->given[O_PG];
+}
+
 /* Fill unset source options from [tenant ID] in the config file. */
 static void tenant_defaults(cli *c, const char *tenant)
 {
-	static const cli_opt_id keys[] = {O_PG, O_PG_DATABASE, O_PG_SCHEMA, O_PG_ROWS, O_TENANT_COLUMN,
-					  O_TENANT_VALUE, O_PG_TABLES, O_PG_JOINS};
-	int explicit_source = c->nmulti[O_PATH] || c->given[O_TAR] || c->given[O_STDIN] || c->given[O_PG];
-	if (explicit_source)
+	if (explicit_source(c))
 		return;
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		const char *v = cli_tenant_setting(c, tenant, cli_options[keys[i]].name);
-		if (v && !c->val[keys[i]])
-			c->val[keys[i]] = v;
+	for (size_t i = 0; i < sizeof(source_keys) / sizeof(source_keys[0]); i++) {
+		const char *v = cli_tenant_setting(c, tenant, cli_options[source_keys[i]].name);
+		if (v && !c->val[source_keys[i]])
+			c->val[source_keys[i]] = v;
 	}
+}
+
+/* Still no source: the tenant's tier blueprint ([tier NAME] keys with {tenant} substituted). The
+ * substituted strings are kept in `keep` (freed by the caller). */
+static int tier_defaults(cli *c, hf_repo *r, const char *tenant, char **keep, size_t cap, char **paths)
+{
+	hf_tenant_info *t = NULL;
+	size_t k = 0;
+	int rc;
+	if (explicit_source(c) || c->val[O_PG] || cli_tenant_setting(c, tenant, "path"))
+		return 0;
+	if ((rc = hf_tenant_show(r, tenant, &t)) < 0)
+		return cli_fail(rc, NULL);
+	for (size_t i = 0; i < sizeof(source_keys) / sizeof(source_keys[0]) && k < cap; i++) {
+		char *v = cli_blueprint(c, t->tier, cli_options[source_keys[i]].name, tenant);
+		if (v) {
+			c->val[source_keys[i]] = keep[k++] = v;
+		}
+	}
+	if (!c->val[O_PG] && k < cap && (keep[k] = cli_blueprint(c, t->tier, "path", tenant))) {
+		*paths = keep[k++];
+	}
+	hf_tenant_info_free(t, 1);
+	return 0;
 }
 
 static int build_pg(cli *c, hf_pg_source *pg)
@@ -75,7 +104,7 @@ int cmd_backup(cli *c)
 	hf_backup_options o;
 	hf_backup_result res;
 	hf_pg_source pg;
-	char *paths_storage = NULL, *excl_storage = NULL;
+	char *paths_storage = NULL, *excl_storage = NULL, *keep[16] = {NULL}, *tier_paths = NULL;
 	const char *tenant = c->val[O_TENANT];
 	int rc;
 
@@ -96,8 +125,11 @@ int cmd_backup(cli *c)
 		v[c->nmulti[O_PATH]++] = c->args[i];
 	}
 	tenant_defaults(c, tenant);
+	if ((rc = cli_open_repo(c, &r)) < 0 || (rc = tier_defaults(c, r, tenant, keep, 15, &tier_paths)) < 0)
+		goto done;
 	if (!c->given[O_TAR] && !c->given[O_STDIN] && !c->val[O_PG] &&
-	    ((rc = config_list(c, O_PATH, cli_tenant_setting(c, tenant, "path"), &paths_storage)) < 0 ||
+	    ((rc = config_list(c, O_PATH, tier_paths ? tier_paths : cli_tenant_setting(c, tenant, "path"),
+			       &paths_storage)) < 0 ||
 	     (rc = config_list(c, O_EXCLUDE, cli_tenant_setting(c, tenant, "exclude"), &excl_storage)) < 0))
 		goto done;
 	memset(&o, 0, sizeof(o));
@@ -118,8 +150,6 @@ int cmd_backup(cli *c)
 	}
 	if (c->tty && !c->quiet && !c->json)
 		o.progress = cli_progress;
-	if ((rc = cli_open_repo(c, &r)) < 0)
-		goto done;
 	memset(&res, 0, sizeof(res));
 	rc = hf_backup(r, &o, &res);
 	cli_progress_end(c);
@@ -152,6 +182,8 @@ int cmd_backup(cli *c)
 	}
 done:
 	hf_repo_free(r);
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		free(keep[i]);
 	free(paths_storage);
 	free(excl_storage);
 	return rc;

@@ -99,6 +99,27 @@ check "restored database equals the backed-up state" [ "$db_then" = "$(fp ${P}_d
 ok hf restore --tenant clinic-b --source postgres --snapshot latest --target-pg "$DSN dbname=${P}_db_b" --in-place
 check "in-place database equals the backed-up state" [ "$db_then" = "$(fp ${P}_db_b "SELECT * FROM invoices")" ]
 
+say "enrolment from a tier blueprint: discover schemas, then plain 'backup --tenant ID'"
+sql postgres "CREATE DATABASE ${P}_fleet"
+for t in t001 t002 t003; do
+	sql ${P}_fleet "CREATE SCHEMA tenant_$t; CREATE TABLE tenant_$t.notes (id int PRIMARY KEY, body text);
+	 INSERT INTO tenant_$t.notes SELECT i, '$t ' || i FROM generate_series(1, 50) i"
+done
+sql ${P}_fleet "CREATE SCHEMA unrelated"
+cat >"$T/fleet.conf" <<CONF
+[tier fleet]
+pg = $DSN dbname=${P}_fleet
+pg-schema = tenant_{tenant}
+CONF
+ok hf --config "$T/fleet.conf" tenant add --tier fleet --discover --json
+check "three tenants enrolled" [ "$(jq -r .added "$OUT")" = 3 ]
+ok hf --config "$T/fleet.conf" tenant add --tier fleet --discover --json
+check "enrolment is idempotent" [ "$(jq -r .existing "$OUT")" = 3 ] && [ "$(jq -r .added "$OUT")" = 0 ]
+ok hf --config "$T/fleet.conf" backup --tenant t002 --json
+check "the blueprint selected tenant_t002" [ "$(jq -r .source "$OUT")" = postgres ]
+ok hf --config "$T/fleet.conf" snapshots --tenant t002 --json
+check "labelled with the tenant's schema" [ "$(jq -r '.[0].label' "$OUT")" = "schema tenant_t002" ]
+
 say "faults: unreachable server, missing schema, wrong password"
 expect_status 1 hf backup --tenant clinic-a --pg "host=127.0.0.1 port=1 user=x dbname=x connect_timeout=2" --pg-schema clinic_a
 expect_one_line_error

@@ -73,6 +73,7 @@ for s in clinic_a clinic_b; do
 done
 ok hf backup --tenant clinic-a --pg "$DSN dbname=${P}_schemas" --pg-schema clinic_a
 a_then=$(fp ${P}_schemas "SELECT * FROM clinic_a.patients")/$(fp ${P}_schemas "SELECT id, patient FROM clinic_a.visits")
+sleep 1 # the --at time has whole seconds: take it strictly after the first recovery point
 t_between=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 sleep 1
 sql ${P}_schemas "DELETE FROM clinic_a.visits WHERE id > 100; INSERT INTO clinic_b.patients(name) VALUES ('new b')"

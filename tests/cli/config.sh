@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# The configuration file: [repository] and [tenant ID] sections make "holdfast backup --tenant ID"
+# enough for cron; HOLDFAST_REPOSITORY; precedence argv > environment > config file.
+. "$(dirname "$0")/lib.sh"
+
+unset HOLDFAST_PASSWORD_FILE
+gen_tree "$T/dir1" cfg1 100000
+mkdir -p "$T/dir2/sub"
+gen_text cfg2 4000 >"$T/dir2/sub/settings.ini"
+
+REPO_CFG=$T/repo-cfg
+REPO_ENV=$T/repo-env
+REPO_ARG=$T/repo-arg
+cat >"$T/holdfast.conf" <<EOF
+# holdfast test configuration
+[repository]
+repo = $REPO_CFG
+password-file = $T/pass
+catalog = $T/catalog-cfg.db
+
+[tier gold]
+rpo = 24h
+
+[tenant acme]
+tier = gold
+path = $T/dir1 $T/dir2
+exclude = *.tmp
+EOF
+export HOLDFAST_CONFIG=$T/holdfast.conf
+
+say "init, tenant add and backup with nothing but the config file"
+ok "$HOLDFAST" init --kdf-memory 8 --kdf-iterations 1
+[ -f "$REPO_CFG/config" ] || fail "init did not create the repository named in the config file"
+ok "$HOLDFAST" tenant add acme          # the tier comes from [tenant acme]
+ok "$HOLDFAST" tenant show acme --json
+[ "$(json_get .tier)" = gold ] || { show_last; fail "tier from [tenant acme] not used"; }
+expect_status 2 "$HOLDFAST" tenant add other --tier platinum
+expect_one_line_error
+expect_stderr_match "tier 'platinum'"
+touch -r "$T/dir2/sub" "$T/mtime-ref"
+printf 'scratch\n' >"$T/dir2/sub/junk.tmp"
+ok "$HOLDFAST" backup --tenant acme --json
+S1=$(json_get .id)
+[ -f "$T/catalog-cfg.db" ] || fail "the catalog named in the config file was not used"
+ok "$HOLDFAST" restore --tenant acme --target "$T/r1"
+compare_trees "$T/dir1" "$(restored_root "$T/r1" "$T/dir1")"
+[ ! -e "$(restored_root "$T/r1" "$T/dir2")/sub/junk.tmp" ] || fail "exclude from [tenant acme] not applied"
+rm "$T/dir2/sub/junk.tmp"
+touch -r "$T/mtime-ref" "$T/dir2/sub"
+compare_trees "$T/dir2" "$(restored_root "$T/r1" "$T/dir2")"
+say "  the command line replaces the configured paths"
+ok "$HOLDFAST" backup --tenant acme --path "$T/dir2" --json
+[ "$(json_get .files)" = 1 ] || { show_last; fail "--path did not replace the configured paths"; }
+say "  a tenant without a section needs a source"
+ok "$HOLDFAST" tenant add beta --tier gold
+expect_status 2 "$HOLDFAST" backup --tenant beta
+expect_one_line_error
+
+say "HOLDFAST_REPOSITORY and HOLDFAST_PASSWORD_FILE"
+printf 'environment passphrase\n' >"$T/pass-env"
+printf 'argv passphrase\n' >"$T/pass-arg"
+ok env HOLDFAST_CONFIG="$T/empty.conf" "$HOLDFAST" --repo "$REPO_ENV" --password-file "$T/pass-env" init --kdf-memory 8 --kdf-iterations 1
+ok env HOLDFAST_CONFIG="$T/empty.conf" "$HOLDFAST" --repo "$REPO_ENV" --password-file "$T/pass-env" tenant add env-tenant --tier x
+ok env HOLDFAST_CONFIG="$T/empty.conf" "$HOLDFAST" --repo "$REPO_ARG" --password-file "$T/pass-arg" init --kdf-memory 8 --kdf-iterations 1
+ok env HOLDFAST_CONFIG="$T/empty.conf" "$HOLDFAST" --repo "$REPO_ARG" --password-file "$T/pass-arg" tenant add arg-tenant --tier x
+ok env HOLDFAST_CONFIG="$T/empty.conf" HOLDFAST_REPOSITORY="$REPO_ENV" HOLDFAST_PASSWORD_FILE="$T/pass-env" \
+	"$HOLDFAST" tenant list --json
+[ "$(jq -r '[.[].id] | join(" ")' "$OUT")" = env-tenant ] || { show_last; fail "HOLDFAST_REPOSITORY not used"; }
+
+# tenants_of: the tenant ids the last command listed
+tenants_of() { jq -r '[.[].id] | sort | join(" ")' "$OUT"; }
+
+say "precedence: config file < environment < command line"
+ok "$HOLDFAST" tenant list --json
+[ "$(tenants_of)" = "acme beta" ] || { show_last; fail "config file repository not used"; }
+ok env HOLDFAST_REPOSITORY="$REPO_ENV" HOLDFAST_PASSWORD_FILE="$T/pass-env" "$HOLDFAST" tenant list --json
+[ "$(tenants_of)" = env-tenant ] || { show_last; fail "the environment does not beat the config file"; }
+ok env HOLDFAST_REPOSITORY="$REPO_ENV" HOLDFAST_PASSWORD_FILE="$T/pass-env" \
+	"$HOLDFAST" --repo "$REPO_ARG" --password-file "$T/pass-arg" tenant list --json
+[ "$(tenants_of)" = arg-tenant ] || { show_last; fail "the command line does not beat the environment"; }
+ok "$HOLDFAST" --repo "$REPO_ARG" --password-file "$T/pass-arg" tenant list --json
+[ "$(tenants_of)" = arg-tenant ] || { show_last; fail "the command line does not beat the config file"; }
+say "  the password file follows the same order"
+expect_status 4 env HOLDFAST_PASSWORD_FILE="$T/pass-env" "$HOLDFAST" tenant list     # env beats config: wrong for repo-cfg
+expect_stderr_match 'wrong passphrase'
+ok env HOLDFAST_PASSWORD_FILE="$T/pass-env" "$HOLDFAST" --password-file "$T/pass" tenant list
+say "  an empty environment variable is ignored"
+ok env HOLDFAST_REPOSITORY= HOLDFAST_PASSWORD_FILE= "$HOLDFAST" tenant list --json
+[ "$(tenants_of)" = "acme beta" ] || { show_last; fail "an empty HOLDFAST_REPOSITORY was not ignored"; }
+say "  --config beats HOLDFAST_CONFIG"
+printf '[repository]\nrepo = %s\npassword-file = %s\n' "$REPO_ARG" "$T/pass-arg" >"$T/arg.conf"
+ok "$HOLDFAST" --config "$T/arg.conf" tenant list --json
+[ "$(tenants_of)" = arg-tenant ] || { show_last; fail "--config does not beat HOLDFAST_CONFIG"; }
+say "  a key file on the command line beats a configured password file"
+ok "$HOLDFAST" key add --new-key-file "$T/acme.key"
+ok "$HOLDFAST" --key-file "$T/acme.key" key list --json
+[ "$(jq -r '.[] | select(.current) | .type' "$OUT")" = keyfile ] || { show_last; fail "--key-file not used"; }
+
+say "no passphrase anywhere: status 2"
+expect_status 2 env HOLDFAST_CONFIG="$T/empty.conf" "$HOLDFAST" --repo "$REPO_CFG" snapshots
+expect_one_line_error
+say "ok"

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Bad input and faults: unknown tenant, missing repository, malformed config file, unknown config key,
+# a full disk at the restore target and at the repository, a concurrent backup of the same tenant.
+# Each: one clear message, the documented exit status, nothing lost. Needs root (tmpfs mounts).
+. "$(dirname "$0")/lib.sh"
+
+hf_init
+ok hf tenant add acme --tier gold
+ok hf tenant add beta --tier gold
+gen_tree "$T/src" faults
+ok hf backup --tenant acme --path "$T/src" --json
+S1=$(json_get .id)
+
+say "unknown tenant: status 5, names the tenant"
+for cmd in "backup --tenant nobody --path $T/src" "restore --tenant nobody --target $T/r-nobody" \
+	"snapshots --tenant nobody" "tenant show nobody" "check --tenant nobody"; do
+	# shellcheck disable=SC2086
+	expect_status 5 hf $cmd
+	expect_one_line_error
+	expect_stderr_match "unknown tenant 'nobody'"
+done
+[ ! -e "$T/r-nobody" ] || fail "restore of an unknown tenant created the target"
+expect_status 9 hf tenant add acme --tier gold
+expect_one_line_error
+expect_stderr_match "acme"
+
+say "unknown snapshot: status 5, names it"
+expect_status 5 hf restore --tenant acme --snapshot feedface --target "$T/r-x"
+expect_one_line_error
+expect_stderr_match "feedface"
+
+say "missing repository: status 5, names it"
+for cmd in snapshots "backup --tenant acme --path $T/src" "restore --tenant acme --target $T/r-x" check "tenant list"; do
+	# shellcheck disable=SC2086
+	expect_status 5 "$HOLDFAST" --repo "$T/no-repo" $cmd
+	expect_one_line_error
+	expect_stderr_match "no holdfast repository at '(file://)?$T/no-repo'"
+done
+[ ! -e "$T/no-repo" ] || fail "a command on a missing repository created it"
+expect_status 9 "$HOLDFAST" --repo "$REPO" init --kdf-memory 8 --kdf-iterations 1
+expect_one_line_error
+expect_stderr_match "already exists"
+
+say "malformed config file: status 2, names the file and the line"
+printf '# holdfast\n[repository]\nrepo = %s\nthis line has no equals sign\n' "$REPO" >"$T/bad-line.conf"
+expect_status 2 hf --config "$T/bad-line.conf" snapshots
+expect_one_line_error
+expect_stderr_match "config file '$T/bad-line.conf' line 4"
+printf '[repository\nrepo = %s\n' "$REPO" >"$T/bad-section.conf"
+expect_status 2 hf --config "$T/bad-section.conf" snapshots
+expect_one_line_error
+expect_stderr_match "config file '$T/bad-section.conf' line 1"
+HOLDFAST_CONFIG=$T/bad-line.conf expect_status 2 hf snapshots
+expect_stderr_match "bad-line.conf' line 4"
+say "unknown config key or section: status 2, names the file and the key"
+printf '[repository]\nrepo = %s\npasword-file = %s\n' "$REPO" "$T/pass" >"$T/bad-key.conf"
+expect_status 2 hf --config "$T/bad-key.conf" snapshots
+expect_one_line_error
+expect_stderr_match "config file '$T/bad-key.conf'.*unknown key 'pasword-file'"
+printf '[tenant acme]\ntier = gold\npaths = /etc\n' >"$T/bad-tenant-key.conf"
+expect_status 2 hf --config "$T/bad-tenant-key.conf" snapshots
+expect_stderr_match "unknown key 'paths'"
+printf '[repo]\nrepo = %s\n' "$REPO" >"$T/bad-sec.conf"
+expect_status 2 hf --config "$T/bad-sec.conf" snapshots
+expect_one_line_error
+expect_stderr_match "unknown section \[repo\]"
+expect_status 2 hf --config "$T/no-such.conf" snapshots
+expect_one_line_error
+expect_stderr_match "no-such.conf"
+
+say "full disk at the restore target (1 MiB tmpfs): status 8, names the file"
+mkdir "$T/small-target"
+mount -t tmpfs -o size=1m tmpfs "$T/small-target" || fail "unable to mount a tmpfs (the fault tests need root)"
+HF_MOUNTS+=("$T/small-target")
+expect_status 8 hf restore --tenant acme --target "$T/small-target/out"
+expect_one_line_error
+expect_stderr_match "var/lib/state/blob.bin.*(No space left|no space)"
+expect_status 8 hf restore --tenant acme --tar "$T/small-target/out.tar"
+expect_one_line_error
+expect_stderr_match "out.tar.*(No space left|no space)"
+ok hf restore --tenant acme --target "$T/r-after-enospc"
+compare_trees "$T/src" "$(restored_root "$T/r-after-enospc" "$T/src")"
+
+say "full disk at the repository (2 MiB tmpfs): status 8, no snapshot, earlier snapshots intact"
+mkdir "$T/small-repo"
+mount -t tmpfs -o size=2m tmpfs "$T/small-repo" || fail "unable to mount a tmpfs (the fault tests need root)"
+HF_MOUNTS+=("$T/small-repo")
+R2=$T/small-repo/repo
+hf_init "$R2"
+ok hf --repo "$R2" tenant add acme --tier gold
+gen_tree "$T/tiny" tiny 1000
+ok hf --repo "$R2" backup --tenant acme --path "$T/tiny" --json
+S_TINY=$(json_get .id)
+expect_status 8 hf --repo "$R2" backup --tenant acme --path "$T/src"
+expect_one_line_error
+expect_stderr_match "(No space left|no space)"
+expect_stderr_match "no snapshot was written"
+ok hf --repo "$R2" snapshots --tenant acme --json
+[ "$(jq -r '[.[].id] | join(" ")' "$OUT")" = "$S_TINY" ] || { show_last; fail "a snapshot of the failed backup is visible"; }
+strays=$(find "$R2" -type f ! -name config -printf '%f\n' | grep -Ev '^([0-9a-f]{32}|[0-9a-f]{64})$' || true)
+[ -z "$strays" ] || fail "the failed backup left temporary files: $strays"
+ok hf --repo "$R2" check --read-data
+ok hf --repo "$R2" restore --tenant acme --snapshot "$S_TINY" --target "$T/r-tiny"
+compare_trees "$T/tiny" "$(restored_root "$T/r-tiny" "$T/tiny")"
+say "with room again, the backup succeeds"
+mount -o remount,size=16m "$T/small-repo" || fail "unable to grow the tmpfs"
+ok hf --repo "$R2" backup --tenant acme --path "$T/src"
+ok hf --repo "$R2" restore --tenant acme --target "$T/r-src2"
+compare_trees "$T/src" "$(restored_root "$T/r-src2" "$T/src")"
+ok hf --repo "$R2" check --read-data
+
+say "a concurrent backup of the same tenant: status 6"
+mkfifo "$T/fifo"
+# The first backup reads stdin from a FIFO that this script holds open: it keeps its lock until we close it.
+"$HOLDFAST" --repo "$REPO" backup --tenant acme --stdin --stdin-name slow.dump <"$T/fifo" >"$T/first.out" 2>"$T/first.err" &
+first=$!
+HF_PIDS+=("$first")
+exec 3>"$T/fifo"
+lockfile=$(ls "$XDG_STATE_HOME"/holdfast/*."$(tenant_tid acme)".lock)
+deadline=$((SECONDS + 30))
+until [ "$(tr -d '\n' <"$lockfile" 2>/dev/null)" = "$first" ]; do
+	kill -0 "$first" 2>/dev/null || { cat "$T/first.err" >&2; fail "the first backup ended early"; }
+	[ $SECONDS -lt $deadline ] || fail "the first backup never took its lock"
+	sleep 0.02
+done
+expect_status 6 hf backup --tenant acme --path "$T/src"
+expect_one_line_error
+expect_stderr_match "tenant 'acme'.*lock"
+expect_status 6 hf backup --tenant acme --stdin --stdin-name other <"$T/pass"
+say "  another tenant is not blocked"
+ok hf backup --tenant beta --path "$T/tiny"
+gen_text slow 100000 >&3
+exec 3>&-
+st=0
+wait "$first" || st=$?
+[ "$st" = 0 ] || { cat "$T/first.err" >&2; fail "the first backup failed (status $st)"; }
+ok hf snapshots --tenant acme --json
+[ "$(jq length "$OUT")" = 2 ] || { show_last; fail "expected 2 snapshots of acme (the refused backup must not add one)"; }
+ok hf restore --tenant acme --snapshot latest --target "$T/r-slow"
+gen_text slow 100000 | cmp - "$T/r-slow/slow.dump" || fail "the locked-out run disturbed the first backup"
+say "ok"

@@ -783,7 +783,8 @@ int hf_builder_commit(hf_builder *b, hf_manifest *m)
 	/* The manifest is written last: until it exists, nothing of this backup is visible. */
 	if ((rc = hf_manifest_write(b->r, b->t, m, &b->stored)) < 0)
 		return rc;
-	m->stored = b->stored;
+	/* m->stored stays what the manifest records (it cannot count itself): the catalog gets the same
+	 * figure from here as a 'catalog rebuild' gets from the repository. */
 	return 0;
 }
 

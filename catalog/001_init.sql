@@ -17,8 +17,8 @@ CREATE TABLE snapshot (
   tenant        TEXT NOT NULL REFERENCES tenant (id) ON UPDATE CASCADE ON DELETE RESTRICT,
   source        TEXT NOT NULL,             -- "files", "postgres", "s3", ...
   label         TEXT,
-  time          INTEGER NOT NULL,          -- unix seconds when taken
-  recovery_time INTEGER NOT NULL,          -- recovery point, unix seconds
+  time          INTEGER NOT NULL,          -- nanoseconds since the epoch when taken
+  recovery_time INTEGER NOT NULL,          -- recovery point, nanoseconds since the epoch
   recovery_lsn  TEXT,
   parent        TEXT,                      -- previous snapshot id (not a foreign key: may be pruned)
   files         INTEGER NOT NULL DEFAULT 0,
@@ -33,7 +33,7 @@ CREATE INDEX snapshot_recovery ON snapshot (tenant, recovery_time);
 
 CREATE TABLE check_result (
   id        INTEGER PRIMARY KEY,
-  time      INTEGER NOT NULL,              -- unix seconds
+  time      INTEGER NOT NULL,              -- nanoseconds since the epoch
   tenant    TEXT,                          -- NULL for the whole repository
   read_data INTEGER NOT NULL DEFAULT 0,    -- percentage of data read
   status    INTEGER NOT NULL,              -- 0 ok, 1 problems found, 2 could not run

@@ -43,6 +43,8 @@ typedef struct hf_repo_options {
 	int insecure;              /* disable TLS verification: only by explicit flag */
 	int virtual_host;
 	int parallel;              /* concurrent transfers, 0 = default */
+	int retries;               /* attempts after a failed request (0 = default 6, -1 = none) */
+	int timeout;               /* seconds without progress before a request is abandoned (0 = 30) */
 	/* backups */
 	int compression;           /* zstd level for new data, -1 = repository default */
 	int threads;               /* worker threads, 0 = number of CPUs */
@@ -68,6 +70,11 @@ void hf_repo_free(hf_repo *r);
 const char *hf_repo_id(const hf_repo *r);
 const char *hf_repo_url(const hf_repo *r);
 const char *hf_repo_catalog_path(const hf_repo *r);
+
+/* Retention of a tier's new objects on storage with Object Lock: mode "governance" or "compliance"
+ * (NULL: the repository's) and days (0: the repository's). Set before backups; not stored in the
+ * repository (it comes from the configuration each run). */
+int hf_repo_set_tier(hf_repo *r, const char *tier, const char *lock_mode, int lock_days);
 
 /* Keys. */
 typedef struct hf_key_info {

@@ -695,3 +695,37 @@ int hf_catalog_audit_list(hf_catalog *c, const char *tenant, hf_catalog_audit_cb
 	sqlite3_finalize(st);
 	return rc;
 }
+
+int hf_catalog_pack_lock_get(hf_catalog *c, const char *pack, int64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, step;
+	if ((rc = prepare(c, "SELECT retain_until FROM pack_lock WHERE pack = ?1", &st, "read a pack lock")) < 0)
+		return rc;
+	bind_text(st, 1, pack);
+	step = sqlite3_step(st);
+	if (step == SQLITE_ROW)
+		*out = sqlite3_column_int64(st, 0);
+	else if (step == SQLITE_DONE)
+		rc = HF_ENOTFOUND;
+	else
+		rc = raise_sql(c, step, "unable to read a pack lock");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int hf_catalog_pack_lock_put(hf_catalog *c, const char *pack, int64_t retain_until)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+	if ((rc = prepare(c,
+			  "INSERT INTO pack_lock (pack, retain_until) VALUES (?1, ?2) ON CONFLICT (pack) DO UPDATE "
+			  "SET retain_until = max(retain_until, excluded.retain_until)",
+			  &st, "record a pack lock")) < 0)
+		return rc;
+	bind_text(st, 1, pack);
+	sqlite3_bind_int64(st, 2, retain_until);
+	rc = step_done(c, st, "record a pack lock");
+	sqlite3_finalize(st);
+	return rc;
+}

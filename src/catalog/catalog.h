@@ -20,8 +20,8 @@ typedef struct hf_catalog_snapshot {
 	const char *tenant;       /* tenant id */
 	const char *source;       /* "files", "postgres", "s3", ... */
 	const char *label;        /* paths / database description */
-	int64_t time;             /* unix seconds when taken */
-	int64_t recovery_time;    /* recovery point, unix seconds */
+	int64_t time;             /* ns since the epoch when taken */
+	int64_t recovery_time;    /* recovery point, ns since the epoch */
 	const char *recovery_lsn; /* may be NULL */
 	const char *parent;       /* may be NULL */
 	uint64_t files;
@@ -31,7 +31,7 @@ typedef struct hf_catalog_snapshot {
 } hf_catalog_snapshot;
 
 typedef struct hf_catalog_check {
-	int64_t time;
+	int64_t time;             /* ns since the epoch */
 	const char *tenant;       /* NULL for whole repository */
 	int read_data;            /* percentage of data read (0..100) */
 	int status;               /* 0 ok, 1 problems found, 2 could not run */
@@ -85,5 +85,10 @@ int hf_catalog_audit_add(hf_catalog *c, int64_t time, const char *action, const 
 typedef int (*hf_catalog_audit_cb)(const hf_catalog_audit *a, void *payload);
 /* tenant NULL = all; ordered by time then insertion order. */
 int hf_catalog_audit_list(hf_catalog *c, const char *tenant, hf_catalog_audit_cb cb, void *payload);
+
+/* Object Lock retain-until (unix seconds) of a pack as last seen or set; HF_ENOTFOUND if unknown.
+ * put never lowers a recorded date. */
+int hf_catalog_pack_lock_get(hf_catalog *c, const char *pack, int64_t *out);
+int hf_catalog_pack_lock_put(hf_catalog *c, const char *pack, int64_t retain_until);
 
 #endif

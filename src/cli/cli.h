@@ -17,7 +17,7 @@ typedef enum {
 	O_SNAPSHOT, O_AT, O_SOURCE, O_TARGET, O_TARGET_PG, O_IN_PLACE, O_INCLUDE, O_OVERWRITE, O_KEEP_GOING,
 	O_READ_DATA, O_READ_DATA_SUBSET,
 	O_CREATE_BUCKET, O_LOCK_MODE, O_LOCK_DAYS, O_PACK_SIZE, O_CHUNK_AVG,
-	O_NEW_PASSWORD_FILE, O_NEW_KEY_FILE, O_KDF_MEMORY, O_KDF_ITERATIONS, O_DISCOVER,
+	O_NEW_PASSWORD_FILE, O_NEW_KEY_FILE, O_KDF_MEMORY, O_KDF_ITERATIONS, O_DISCOVER, O_S3_RETRIES, O_S3_TIMEOUT,
 	O_COUNT
 } cli_opt_id;
 
@@ -55,6 +55,8 @@ const char *cli_tier_setting(cli *c, const char *tier, const char *key);
 /* A tier blueprint value with {tenant} replaced by the tenant id (malloc'd, NULL when unset). */
 char *cli_blueprint(cli *c, const char *tier, const char *key, const char *tenant);
 int cli_tier_defined(cli *c, const char *tier, int *any_tiers);
+/* Names of the tiers defined in the config file. */
+size_t cli_tiers(cli *c, const char **names, size_t cap);
 void cli_free(cli *c);
 long cli_int(const cli *c, cli_opt_id id, long def);
 

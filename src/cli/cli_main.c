@@ -77,6 +77,10 @@ void cli_repo_options(const cli *c, hf_repo_options *o)
 	o->ca_file = c->val[O_CA_FILE];
 	o->insecure = c->given[O_INSECURE];
 	o->parallel = (int)cli_int(c, O_PARALLEL, 0);
+	o->retries = (int)cli_int(c, O_S3_RETRIES, 0);
+	if (c->val[O_S3_RETRIES] && o->retries == 0)
+		o->retries = -1; /* --s3-retries 0: no retries */
+	o->timeout = (int)cli_int(c, O_S3_TIMEOUT, 0);
 	o->compression = (int)cli_int(c, O_COMPRESSION, -1);
 	o->threads = (int)cli_int(c, O_THREADS, 0);
 }
@@ -90,10 +94,40 @@ int cli_open_repo(cli *c, hf_repo **out)
 		return cli_error(HF_EUSAGE, "no passphrase or key file: use --password-file FILE, --key-file FILE or "
 					    "HOLDFAST_PASSWORD_FILE");
 	if ((c->val[O_PARALLEL] && o.parallel <= 0) || (c->val[O_THREADS] && o.threads <= 0) ||
-	    (c->val[O_COMPRESSION] && (o.compression < 0 || o.compression > 22)))
+	    (c->val[O_S3_RETRIES] && cli_int(c, O_S3_RETRIES, 0) < 0) || (c->val[O_S3_TIMEOUT] && o.timeout <= 0) ||
+	    (c->val[O_COMPRESSION] && (o.compression < 0 || o.compression > 19)))
 		return cli_error(HF_EUSAGE, "invalid --parallel, --threads or --compression value");
+	/* A tier may name its own repository (e.g. a dedicated bucket with COMPLIANCE lock): used for
+	 * commands about a tenant whose tier the config file names, unless --repo was given. */
+	if (!c->given[O_REPO]) {
+		const char *tier = c->val[O_TIER];
+		if (!tier && c->val[O_TENANT])
+			tier = cli_tenant_setting(c, c->val[O_TENANT], "tier");
+		if (tier && cli_tier_setting(c, tier, "repository"))
+			o.url = cli_tier_setting(c, tier, "repository");
+	}
 	if ((rc = hf_repo_open(out, &o)) < 0)
 		return cli_fail(rc, NULL);
+	{
+		const char *tiers[64];
+		size_t n = cli_tiers(c, tiers, 64);
+		for (size_t i = 0; i < n; i++) {
+			const char *mode = cli_tier_setting(c, tiers[i], "lock-mode");
+			const char *days = cli_tier_setting(c, tiers[i], "lock-days");
+			char *end = NULL;
+			long d = days ? strtol(days, &end, 10) : 0;
+			if (days && (*end || d <= 0)) {
+				hf_repo_free(*out);
+				*out = NULL;
+				return cli_error(HF_ECONFIG, "[tier %s] lock-days '%s' is not a positive number", tiers[i], days);
+			}
+			if ((rc = hf_repo_set_tier(*out, tiers[i], mode, (int)d)) < 0) {
+				hf_repo_free(*out);
+				*out = NULL;
+				return cli_fail(rc, NULL);
+			}
+		}
+	}
 	return 0;
 }
 
@@ -150,6 +184,11 @@ int main(int argc, char **argv)
 	int rc;
 	memset(&c, 0, sizeof(c));
 	c.tty = isatty(STDERR_FILENO);
+	for (int i = 0; i < O_COUNT; i++) /* the table is indexed by option id */
+		if (cli_options[i].id != (cli_opt_id)i || !cli_options[i].name) {
+			fprintf(stderr, "holdfast: internal error: option table out of order at %d\n", i);
+			return EXIT_ERROR;
+		}
 	if (hf_library_init(1) < 0) {
 		fprintf(stderr, "holdfast: error: unable to initialise the crypto library\n");
 		return EXIT_ERROR;

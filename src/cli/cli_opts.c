@@ -61,8 +61,10 @@ const cli_opt cli_options[O_COUNT] = {
 	{O_NEW_PASSWORD_FILE, "new-password-file", 0, 1, 0, NULL, NULL, "FILE", "key add: passphrase of the new key slot"},
 	{O_NEW_KEY_FILE, "new-key-file", 0, 1, 0, NULL, NULL, "FILE", "key add: key file of the new slot (created if missing)"},
 	{O_KDF_MEMORY, "kdf-memory", 0, 1, 0, NULL, NULL, "MIB", "Argon2id memory of a new passphrase slot (default 64, minimum 8)"},
-	{O_DISCOVER, "discover", 0, 0, 0, NULL, NULL, NULL, "tenant add: enrol every tenant the tier's PostgreSQL blueprint finds"},
 	{O_KDF_ITERATIONS, "kdf-iterations", 0, 1, 0, NULL, NULL, "N", "Argon2id passes of a new passphrase slot (default 3)"},
+	{O_DISCOVER, "discover", 0, 0, 0, NULL, NULL, NULL, "tenant add: enrol every tenant the tier's PostgreSQL blueprint finds"},
+	{O_S3_RETRIES, "s3-retries", 0, 1, 0, NULL, "s3", "N", "retries of a failed S3 request, with backoff (default 6)"},
+	{O_S3_TIMEOUT, "s3-timeout", 0, 1, 0, NULL, "s3", "SECONDS", "abandon an S3 request after SECONDS without progress (default 30)"},
 };
 #undef R
 
@@ -150,6 +152,23 @@ char *cli_blueprint(cli *c, const char *tier, const char *key, const char *tenan
 	}
 	*w = '\0';
 	return out;
+}
+
+size_t cli_tiers(cli *c, const char **names, size_t cap)
+{
+	const ini_data *d = c->ini;
+	size_t n = 0;
+	for (size_t i = 0; d && i < d->n; i++) {
+		const char *name = d->v[i].section + 5;
+		int seen = 0;
+		if (strncmp(d->v[i].section, "tier ", 5))
+			continue;
+		for (size_t k = 0; k < n; k++)
+			seen |= !strcmp(names[k], name);
+		if (!seen && n < cap)
+			names[n++] = name;
+	}
+	return n;
 }
 
 int cli_tier_defined(cli *c, const char *tier, int *any_tiers)

@@ -72,7 +72,9 @@ static int tier_defaults(cli *c, hf_repo *r, const char *tenant, char **keep, si
 
 static int build_pg(cli *c, hf_pg_source *pg)
 {
-	int models = (c->val[O_PG_DATABASE] != NULL) + (c->val[O_PG_SCHEMA] != NULL) + (c->val[O_PG_ROWS] != NULL);
+	/* with --pg-rows, --pg-schema names the schema of the shared tables */
+	int rows = c->val[O_PG_ROWS] != NULL;
+	int models = (c->val[O_PG_DATABASE] != NULL) + (!rows && c->val[O_PG_SCHEMA] != NULL) + rows;
 	memset(pg, 0, sizeof(*pg));
 	pg->dsn = c->val[O_PG];
 	if (models != 1)
@@ -80,11 +82,12 @@ static int build_pg(cli *c, hf_pg_source *pg)
 	if (c->val[O_PG_DATABASE]) {
 		pg->model = HF_PG_ISOLATION_DATABASE;
 		pg->database = c->val[O_PG_DATABASE];
-	} else if (c->val[O_PG_SCHEMA]) {
+	} else if (!rows) {
 		pg->model = HF_PG_ISOLATION_SCHEMA;
 		pg->schema = c->val[O_PG_SCHEMA];
 	} else {
 		pg->model = HF_PG_ISOLATION_ROWS;
+		pg->schema = c->val[O_PG_SCHEMA];
 		pg->tenant_column = c->val[O_TENANT_COLUMN];
 		pg->tenant_value = c->val[O_TENANT_VALUE];
 		pg->tables = c->val[O_PG_TABLES];

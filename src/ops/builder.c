@@ -3,6 +3,7 @@
  * are attached to their files when the snapshot is committed. In-flight data is bounded; the first
  * error stops the backup. Unchanged files (same size, mtime, ctime, inode) reuse the parent's chunks. */
 #include "ops/builder.h"
+#include "ops/locks.h"
 #include "compress/compress.h"
 #include "repo/pack.h"
 #include "util/clock.h"
@@ -74,6 +75,8 @@ struct hf_builder {
 	hf_progress_cb progress;
 	void *progress_payload;
 	double last_progress;
+	size_t first_new_pack; /* packs numbered from here on were written by this backup */
+	hf_storage_put_opts po; /* one retention for every pack of this backup */
 };
 
 static void set_error(hf_builder *b, int rc)
@@ -104,7 +107,6 @@ static int store_pack(hf_builder *b, hf_pack_builder *p)
 {
 	uint8_t id[HF_ID_BYTES];
 	char hex[HF_ID_HEX + 1], key[160];
-	hf_storage_put_opts po;
 	int rc;
 	if (p->n == 0)
 		return 0;
@@ -112,8 +114,7 @@ static int store_pack(hf_builder *b, hf_pack_builder *p)
 		return rc;
 	hf_hex_encode(hex, id, HF_ID_BYTES);
 	hf_key_pack(key, sizeof(key), b->t->tid, hex);
-	hf_repo_put_opts(b->r, b->t, &po);
-	if ((rc = hf_storage_put(b->r->storage, key, p->buf.data, p->buf.len, &po)) < 0)
+	if ((rc = hf_storage_put(b->r->storage, key, p->buf.data, p->buf.len, &b->po)) < 0)
 		return rc;
 	if ((rc = hf_index_add_pack(b->ix, id, p->ents, p->n)) < 0)
 		return rc;
@@ -607,6 +608,8 @@ int hf_builder_new(hf_builder **out, hf_repo *r, hf_tenant *t, hf_index *ix, hf_
 	b->sink.set_source_info = sink_info;
 	b->sink.entry_reuse = sink_reuse;
 	b->parent = parent;
+	b->first_new_pack = hf_index_pack_count(ix);
+	hf_repo_put_opts(r, t, &b->po);
 	b->r = r;
 	b->t = t;
 	b->ix = ix;
@@ -778,7 +781,10 @@ int hf_builder_commit(hf_builder *b, hf_manifest *m)
 	m->new_chunks = b->new_chunks;
 	m->new_bytes = b->new_bytes;
 	m->stored = b->stored;
-	m->retain_until = hf_repo_retain_until(b->r, b->t);
+	m->retain_until = b->po.lock_until;
+	/* Every pack the snapshot references must stay locked at least as long as the snapshot. */
+	if ((rc = hf_ops_extend_locks(b->r, b->t, b->ix, b->root, b->first_new_pack, m->retain_until, NULL)) < 0)
+		return rc;
 	report_progress(b, 1);
 	/* The manifest is written last: until it exists, nothing of this backup is visible. */
 	if ((rc = hf_manifest_write(b->r, b->t, m, &b->stored)) < 0)

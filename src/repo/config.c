@@ -76,7 +76,7 @@ int hf_repo_config_read(hf_storage *s, hf_repo_config *out)
 	c.lock_mode = !strcmp(mode, "compliance") ? HF_LOCK_COMPLIANCE
 		      : !strcmp(mode, "governance") ? HF_LOCK_GOVERNANCE : HF_LOCK_NONE;
 	if (hf_chunker_params_check(&c.chunker) < 0 || pack < 1024 * 1024 || pack > 512 * 1024 * 1024 || comp < 0 ||
-	    comp > 22) {
+	    comp > 19) {
 		rc = hf_error_set(HF_ECORRUPT, "repository config in '%s' has invalid parameters", s->url);
 		goto done;
 	}

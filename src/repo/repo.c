@@ -55,6 +55,8 @@ static int open_storage(const hf_repo_options *o, hf_storage **out)
 	so.insecure = o->insecure;
 	so.virtual_host = o->virtual_host;
 	so.parallel = o->parallel;
+	so.retries = o->retries;
+	so.timeout_s = o->timeout;
 	if (!url || !*url) {
 		if (!(sd = state_dir()) || !(def = hf_path_join(sd, "repository"))) {
 			free(sd);
@@ -128,7 +130,7 @@ int hf_repo_init(const hf_repo_options *o, const hf_init_options *io, char out_r
 	c.lock_days = io && io->lock_days > 0 ? io->lock_days : 30;
 	if ((rc = hf_chunker_params_check(&c.chunker)) < 0)
 		return rc;
-	if (c.pack_size < 1024 * 1024 || c.pack_size > 512u * 1024 * 1024 || c.compression > 22)
+	if (c.pack_size < 1024 * 1024 || c.pack_size > 512u * 1024 * 1024 || c.compression > 19)
 		return hf_error_set(HF_EUSAGE, "invalid pack size or compression level");
 	if ((rc = open_storage(o, &st)) < 0)
 		return rc;
@@ -194,8 +196,8 @@ int hf_repo_open(hf_repo **out, const hf_repo_options *o)
 	if ((rc = open_catalog(r, o->catalog_path)) < 0)
 		goto fail;
 	r->compression = o->compression >= 0 ? o->compression : r->config.compression;
-	if (r->compression > 22)
-		r->compression = 22;
+	if (r->compression > 19)
+		r->compression = 19;
 	r->threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (r->threads < 1)
 		r->threads = 1;
@@ -214,8 +216,34 @@ void hf_repo_free(hf_repo *r)
 	hf_storage_free(r->storage);
 	hf_secure_free(r->master);
 	free(r->catalog_path);
+	for (size_t i = 0; i < r->ntiers; i++)
+		free(r->tiers[i].name);
+	free(r->tiers);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
+}
+
+int hf_repo_set_tier(hf_repo *r, const char *tier, const char *lock_mode, int lock_days)
+{
+	hf_tier_policy *v;
+	hf_lock_mode mode = HF_LOCK_NONE;
+	int ok = 1;
+	if (lock_mode)
+		mode = parse_lock_mode(lock_mode, &ok);
+	if (!ok || (lock_mode && mode == HF_LOCK_NONE))
+		return hf_error_set(HF_ECONFIG, "tier '%s': invalid lock mode '%s' (governance or compliance)", tier,
+				    lock_mode);
+	if (lock_days < 0 || lock_days > 36500)
+		return hf_error_set(HF_ECONFIG, "tier '%s': invalid lock days %d", tier, lock_days);
+	if (!(v = realloc(r->tiers, (r->ntiers + 1) * sizeof(*v))))
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	r->tiers = v;
+	if (!(v[r->ntiers].name = strdup(tier)))
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	v[r->ntiers].lock_mode = mode;
+	v[r->ntiers].lock_days = lock_days;
+	r->ntiers++;
+	return 0;
 }
 
 const char *hf_repo_id(const hf_repo *r) { return r->config.id; }

@@ -45,7 +45,15 @@ typedef struct hf_tenant {
 	hf_tenant_keys *keys;      /* sodium-guarded */
 } hf_tenant;
 
+typedef struct hf_tier_policy {
+	char *name;
+	hf_lock_mode lock_mode; /* HF_LOCK_NONE: the repository's */
+	int lock_days;          /* 0: the repository's */
+} hf_tier_policy;
+
 struct hf_repo {
+	hf_tier_policy *tiers;
+	size_t ntiers;
 	hf_storage *storage;
 	hf_catalog *catalog;
 	char *catalog_path;
@@ -94,6 +102,9 @@ void hf_key_pack(char *out, size_t cap, const char *tid, const char *pack_id);
 void hf_key_index(char *out, size_t cap, const char *tid, const char *index_id);
 void hf_key_snapshot(char *out, size_t cap, const char *tid, const char *snap_id);
 
+/* Lock mode and days for a tenant's tier (repository defaults when the tier has no policy). */
+hf_lock_mode hf_repo_lock_mode(const hf_repo *r, const hf_tenant *t);
+int hf_repo_lock_days(const hf_repo *r, const hf_tenant *t);
 /* Retention for new objects of a tenant: seconds since epoch (0 = no lock). */
 int64_t hf_repo_retain_until(const hf_repo *r, const hf_tenant *t);
 void hf_repo_put_opts(const hf_repo *r, const hf_tenant *t, hf_storage_put_opts *o);

@@ -298,16 +298,35 @@ void hf_key_snapshot(char *out, size_t cap, const char *tid, const char *snap_id
 	snprintf(out, cap, "snapshots/%s/%s", tid, snap_id);
 }
 
+static const hf_tier_policy *tier_policy(const hf_repo *r, const hf_tenant *t)
+{
+	for (size_t i = 0; t && i < r->ntiers; i++)
+		if (!strcmp(r->tiers[i].name, t->tier))
+			return &r->tiers[i];
+	return NULL;
+}
+
+hf_lock_mode hf_repo_lock_mode(const hf_repo *r, const hf_tenant *t)
+{
+	const hf_tier_policy *p = tier_policy(r, t);
+	return p && p->lock_mode != HF_LOCK_NONE ? p->lock_mode : r->config.lock_mode;
+}
+
+int hf_repo_lock_days(const hf_repo *r, const hf_tenant *t)
+{
+	const hf_tier_policy *p = tier_policy(r, t);
+	return p && p->lock_days > 0 ? p->lock_days : r->config.lock_days;
+}
+
 int64_t hf_repo_retain_until(const hf_repo *r, const hf_tenant *t)
 {
-	(void)t;
-	if (!hf_storage_has(r->storage, HF_STORAGE_FEAT_LOCK) || r->config.lock_mode == HF_LOCK_NONE)
+	if (!hf_storage_has(r->storage, HF_STORAGE_FEAT_LOCK) || hf_repo_lock_mode(r, t) == HF_LOCK_NONE)
 		return 0;
-	return hf_clock_now_ns() / 1000000000 + (int64_t)r->config.lock_days * 86400;
+	return hf_clock_now_ns() / 1000000000 + (int64_t)hf_repo_lock_days(r, t) * 86400;
 }
 
 void hf_repo_put_opts(const hf_repo *r, const hf_tenant *t, hf_storage_put_opts *o)
 {
 	o->lock_until = hf_repo_retain_until(r, t);
-	o->lock_mode = o->lock_until ? r->config.lock_mode : HF_LOCK_NONE;
+	o->lock_mode = o->lock_until ? hf_repo_lock_mode(r, t) : HF_LOCK_NONE;
 }

@@ -14,7 +14,7 @@ REPO_ARG=$T/repo-arg
 cat >"$T/holdfast.conf" <<EOF
 # holdfast test configuration
 [repository]
-repo = $REPO_CFG
+url = $REPO_CFG
 password-file = $T/pass
 catalog = $T/catalog-cfg.db
 
@@ -88,7 +88,7 @@ say "  an empty environment variable is ignored"
 ok env HOLDFAST_REPOSITORY= HOLDFAST_PASSWORD_FILE= "$HOLDFAST" tenant list --json
 [ "$(tenants_of)" = "acme beta" ] || { show_last; fail "an empty HOLDFAST_REPOSITORY was not ignored"; }
 say "  --config beats HOLDFAST_CONFIG"
-printf '[repository]\nrepo = %s\npassword-file = %s\n' "$REPO_ARG" "$T/pass-arg" >"$T/arg.conf"
+printf '[repository]\nurl = %s\npassword-file = %s\n' "$REPO_ARG" "$T/pass-arg" >"$T/arg.conf"
 ok "$HOLDFAST" --config "$T/arg.conf" tenant list --json
 [ "$(tenants_of)" = arg-tenant ] || { show_last; fail "--config does not beat HOLDFAST_CONFIG"; }
 say "  a key file on the command line beats a configured password file"

@@ -120,6 +120,7 @@ ok hf check   # structure only: the pack exists and is indexed
 use_case pack-truncated
 truncate -s $(($(stat -c %s "$REPO/$BIGPACK") / 2)) "$REPO/$BIGPACK"
 sum=$(sha_of "$REPO/$BIGPACK")
+expect_check_names "$BIGPACK" --plain   # the index says how long the pack must be
 expect_check_names "$BIGPACK"
 affected_of "$BIGPACK" "$S2" >"$T/affected"
 [ -s "$T/affected" ] || fail "check lists no affected files for the truncated pack"

@@ -42,25 +42,25 @@ expect_one_line_error
 expect_stderr_match "already exists"
 
 say "malformed config file: status 2, names the file and the line"
-printf '# holdfast\n[repository]\nrepo = %s\nthis line has no equals sign\n' "$REPO" >"$T/bad-line.conf"
+printf '# holdfast\n[repository]\nurl = %s\nthis line has no equals sign\n' "$REPO" >"$T/bad-line.conf"
 expect_status 2 hf --config "$T/bad-line.conf" snapshots
 expect_one_line_error
 expect_stderr_match "config file '$T/bad-line.conf' line 4"
-printf '[repository\nrepo = %s\n' "$REPO" >"$T/bad-section.conf"
+printf '[repository\nurl = %s\n' "$REPO" >"$T/bad-section.conf"
 expect_status 2 hf --config "$T/bad-section.conf" snapshots
 expect_one_line_error
 expect_stderr_match "config file '$T/bad-section.conf' line 1"
 HOLDFAST_CONFIG=$T/bad-line.conf expect_status 2 hf snapshots
 expect_stderr_match "bad-line.conf' line 4"
 say "unknown config key or section: status 2, names the file and the key"
-printf '[repository]\nrepo = %s\npasword-file = %s\n' "$REPO" "$T/pass" >"$T/bad-key.conf"
+printf '[repository]\nurl = %s\npasword-file = %s\n' "$REPO" "$T/pass" >"$T/bad-key.conf"
 expect_status 2 hf --config "$T/bad-key.conf" snapshots
 expect_one_line_error
 expect_stderr_match "config file '$T/bad-key.conf'.*unknown key 'pasword-file'"
 printf '[tenant acme]\ntier = gold\npaths = /etc\n' >"$T/bad-tenant-key.conf"
 expect_status 2 hf --config "$T/bad-tenant-key.conf" snapshots
 expect_stderr_match "unknown key 'paths'"
-printf '[repo]\nrepo = %s\n' "$REPO" >"$T/bad-sec.conf"
+printf '[repo]\nurl = %s\n' "$REPO" >"$T/bad-sec.conf"
 expect_status 2 hf --config "$T/bad-sec.conf" snapshots
 expect_one_line_error
 expect_stderr_match "unknown section \[repo\]"

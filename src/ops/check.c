@@ -24,6 +24,11 @@ typedef struct damaged {
 	size_t n, cap;
 } damaged;
 
+typedef struct present_pack {
+	char hex[HF_ID_HEX + 1]; /* first: the entries sort and search as strings */
+	uint64_t size;
+} present_pack;
+
 typedef struct check_ctx {
 	hf_repo *r;
 	const hf_check_options *o;
@@ -31,8 +36,8 @@ typedef struct check_ctx {
 	hf_tenant *t;
 	hf_index *ix;
 	damaged bad;
-	/* packs present in storage for the tenant, sorted hex ids */
-	char (*present)[HF_ID_HEX + 1];
+	/* packs present in storage for the tenant, sorted by hex id */
+	present_pack *present;
 	size_t npresent, cappresent;
 	char *referenced; /* per present pack: in some index */
 	int err;
@@ -148,7 +153,6 @@ static int list_pack(const char *name, uint64_t size, void *payload)
 {
 	check_ctx *c = payload;
 	const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
-	(void)size;
 	if (!hf_hex_valid(base, HF_ID_HEX))
 		return 0;
 	if (c->npresent == c->cappresent) {
@@ -161,7 +165,8 @@ static int list_pack(const char *name, uint64_t size, void *payload)
 		c->present = v;
 		c->cappresent = cap;
 	}
-	memcpy(c->present[c->npresent++], base, HF_ID_HEX + 1);
+	memcpy(c->present[c->npresent].hex, base, HF_ID_HEX + 1);
+	c->present[c->npresent++].size = size;
 	return 0;
 }
 
@@ -169,7 +174,7 @@ static int cmp_hex(const void *a, const void *b) { return strcmp(a, b); }
 
 static long present_index(check_ctx *c, const char *hex)
 {
-	char (*hit)[HF_ID_HEX + 1] = c->npresent ? bsearch(hex, c->present, c->npresent, sizeof(*c->present), cmp_hex) : NULL;
+	present_pack *hit = c->npresent ? bsearch(hex, c->present, c->npresent, sizeof(*c->present), cmp_hex) : NULL;
 	return hit ? hit - c->present : -1;
 }
 
@@ -267,6 +272,28 @@ static void read_pack(check_ctx *c, const pack_ents *pe, uint32_t p, const char 
 	hf_buf_free(&plain);
 }
 
+/* A pack shorter than its indexed blobs need is damaged without reading it: the blobs past its end
+ * are lost (those before it may still be intact, and restore --keep-going recovers them). */
+static int truncated_pack(check_ctx *c, const pack_ents *pe, uint32_t p, const char *key, uint64_t size)
+{
+	uint64_t need = 0;
+	for (uint32_t i = 0; i < pe->count[p]; i++) {
+		const hf_index_entry *e = &pe->order[pe->start[p] + i];
+		if ((uint64_t)e->offset + e->length + HF_PACK_TRAILER > need)
+			need = (uint64_t)e->offset + e->length + HF_PACK_TRAILER;
+	}
+	if (size >= need)
+		return 0;
+	problem(c, key, "pack is truncated: %llu bytes, its indexed blobs need at least %llu",
+		(unsigned long long)size, (unsigned long long)need);
+	for (uint32_t i = 0; i < pe->count[p]; i++) {
+		const hf_index_entry *e = &pe->order[pe->start[p] + i];
+		if ((uint64_t)e->offset + e->length > size)
+			mark_bad(c, e->id, key);
+	}
+	return 1;
+}
+
 /* Structure of the packs: every indexed pack exists and is long enough; optionally read some. */
 static int check_packs(check_ctx *c)
 {
@@ -299,6 +326,8 @@ static int check_packs(check_ctx *c)
 			continue;
 		}
 		c->referenced[at] = 1;
+		if (truncated_pack(c, &pe, p, key, c->present[at].size))
+			continue;
 		if (c->o->read_data_pct >= 100 ||
 		    (c->o->read_data_pct > 0 && random_pct() < c->o->read_data_pct))
 			read_pack(c, &pe, p, key, hex);

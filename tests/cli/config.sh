@@ -42,7 +42,7 @@ touch -d '2025-01-01 00:00:00' "$T/dir2/sub"   # and again after junk.tmp is gon
 ok "$HOLDFAST" backup --tenant acme --json
 S1=$(json_get .id)
 [ -f "$T/catalog-cfg.db" ] || fail "the catalog named in the config file was not used"
-ok "$HOLDFAST" restore --tenant acme --target "$T/r1"
+ok "$HOLDFAST" restore --tenant acme --snapshot "$S1" --target "$T/r1"
 compare_trees "$T/dir1" "$(restored_root "$T/r1" "$T/dir1")"
 [ ! -e "$(restored_root "$T/r1" "$T/dir2")/sub/junk.tmp" ] || fail "exclude from [tenant acme] not applied"
 rm "$T/dir2/sub/junk.tmp"

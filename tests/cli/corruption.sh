@@ -20,7 +20,7 @@ IDX1=$(cd "$REPO/index/$TID" && ls)
 [ "$(echo "$IDX1" | wc -l)" = 1 ] || fail "expected one index object after the first backup"
 ok hf backup --tenant acme --path "$T/d1" --path "$T/d2" --json
 S2=$(json_get .id)
-IDX2=$(cd "$REPO/index/$TID" && ls | grep -vxF "$IDX1")
+IDX2=$(cd "$REPO/index/$TID" && find . -type f ! -name "$IDX1" -printf '%f\n')
 [ "$(echo "$IDX2" | wc -l)" = 1 ] || fail "expected one new index object after the second backup"
 npacks=$(find "$REPO/data/$TID" -type f | wc -l)
 [ "$npacks" -ge 6 ] || fail "expected at least 6 packs with --pack-size 1, got $npacks"

@@ -43,6 +43,7 @@ kill -0 "$pid" 2>/dev/null || fail "the backup finished before it could be kille
 kill -9 "$pid"
 st=0
 { wait "$pid"; } 2>/dev/null || st=$?   # (no "Killed" job message)
+HF_PIDS=()   # reaped: its pid may be reused, never kill it again
 [ "$st" = 137 ] || fail "the backup was not killed by SIGKILL (status $st)"
 packs >"$T/packs.after"
 LANDED=$(comm -13 "$T/packs.before" "$T/packs.after" | awk '{s += $2} END {print s + 0}')

@@ -8,8 +8,7 @@ hf_init
 ok hf tenant add acme --tier gold
 ok hf tenant add beta --tier gold
 gen_tree "$T/src" faults
-ok hf backup --tenant acme --path "$T/src" --json
-S1=$(json_get .id)
+ok hf backup --tenant acme --path "$T/src"
 
 say "unknown tenant: status 5, names the tenant"
 for cmd in "backup --tenant nobody --path $T/src" "restore --tenant nobody --target $T/r-nobody" \
@@ -133,6 +132,7 @@ gen_text slow 100000 >&3
 exec 3>&-
 st=0
 wait "$first" || st=$?
+HF_PIDS=()   # reaped: its pid may be reused, never kill it again
 [ "$st" = 0 ] || { cat "$T/first.err" >&2; fail "the first backup failed (status $st)"; }
 ok hf snapshots --tenant acme --json
 [ "$(jq length "$OUT")" = 2 ] || { show_last; fail "expected 2 snapshots of acme (the refused backup must not add one)"; }

@@ -17,7 +17,7 @@ TEST_NAME=$(basename "$0" .sh)
 T=$(mktemp -d "/tmp/hf-$TEST_NAME.XXXXXX")
 chmod 755 "$T"
 HF_MOUNTS=()    # tmpfs mounts to undo on exit
-HF_PIDS=()      # background processes started by the test, killed on exit
+HF_PIDS=()      # background processes started by the test and not yet reaped, killed on exit
 
 cleanup() {
 	local p m

@@ -81,6 +81,12 @@ void cli_repo_options(const cli *c, hf_repo_options *o)
 	if (c->val[O_S3_RETRIES] && o->retries == 0)
 		o->retries = -1; /* --s3-retries 0: no retries */
 	o->timeout = (int)cli_int(c, O_S3_TIMEOUT, 0);
+	/* The S3 driver reads the shared credentials file and profile from the standard variables. */
+	if (c->val[O_S3_CREDENTIALS])
+		setenv("AWS_SHARED_CREDENTIALS_FILE", c->val[O_S3_CREDENTIALS], 1);
+	if (c->val[O_S3_PROFILE])
+		setenv("AWS_PROFILE", c->val[O_S3_PROFILE], 1);
+
 	o->compression = (int)cli_int(c, O_COMPRESSION, -1);
 	o->threads = (int)cli_int(c, O_THREADS, 0);
 }

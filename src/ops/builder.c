@@ -632,7 +632,7 @@ int hf_builder_new(hf_builder **out, hf_repo *r, hf_tenant *t, hf_index *ix, hf_
 	}
 	b->nworkers = r->threads;
 	/* Local disks gain little from more writers; remote storage hides latency with more. */
-	b->nstorers = hf_storage_has(r->storage, HF_STORAGE_FEAT_LOCAL) ? 2 : 4;
+	b->nstorers = hf_storage_has(r->storage, HF_STORAGE_FEAT_LOCAL) ? 2 : r->parallel;
 	if (!(b->workers = calloc((size_t)b->nworkers, sizeof(pthread_t))) ||
 	    !(b->storers = calloc((size_t)b->nstorers, sizeof(pthread_t)))) {
 		hf_builder_free(b);

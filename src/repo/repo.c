@@ -201,6 +201,7 @@ int hf_repo_open(hf_repo **out, const hf_repo_options *o)
 	r->threads = o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (r->threads < 1)
 		r->threads = 1;
+	r->parallel = o->parallel > 0 ? o->parallel : 8;
 	*out = r;
 	return 0;
 fail:

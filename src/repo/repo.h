@@ -62,6 +62,7 @@ struct hf_repo {
 	char slot_id[33];          /* slot that unlocked the session */
 	int compression;
 	int threads;
+	int parallel;              /* concurrent transfers to remote storage */
 	pthread_mutex_t lock;
 };
 

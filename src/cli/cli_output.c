@@ -1,7 +1,9 @@
 /* Human-readable sizes and times, and the terminal progress line. */
 #include "cli.h"
 
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -46,4 +48,16 @@ void cli_progress_end(cli *c)
 	if (progress_shown)
 		fputs("\r\033[K", stderr);
 	progress_shown = 0;
+}
+
+int cli_print_json(void *json)
+{
+	json_t *j = json;
+	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	if (!s)
+		return cli_error(HF_ENOMEM, "out of memory");
+	puts(s);
+	free(s);
+	return 0;
 }

@@ -167,11 +167,7 @@ int cmd_backup(cli *c)
 				      (json_int_t)res.chunks, "new_chunks", (json_int_t)res.new_chunks, "new_bytes",
 				      (json_int_t)res.new_bytes, "stored_bytes", (json_int_t)res.stored_bytes, "warnings",
 				      (json_int_t)res.warnings, "seconds", res.seconds);
-		char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		json_decref(j);
-		if (s)
-			puts(s);
-		free(s);
+		rc = cli_print_json(j);
 	} else if (!c->quiet) {
 		char total[32], added[32], stored[32];
 		cli_human_bytes(total, sizeof(total), res.bytes);

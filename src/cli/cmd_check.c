@@ -9,7 +9,6 @@
 static void print_json(const hf_check_report *rep)
 {
 	json_t *probs = json_array(), *j;
-	char *s;
 	for (size_t i = 0; i < rep->nproblems; i++) {
 		const hf_check_problem *p = &rep->problems[i];
 		json_t *files = json_array();
@@ -22,11 +21,7 @@ static void print_json(const hf_check_report *rep)
 		      (json_int_t)rep->tenants, "snapshots", (json_int_t)rep->snapshots, "packs", (json_int_t)rep->packs,
 		      "packs_read", (json_int_t)rep->packs_read, "bytes_read", (json_int_t)rep->bytes_read, "blobs_read",
 		      (json_int_t)rep->chunks, "unreferenced_packs", (json_int_t)rep->unreferenced_packs, "problems", probs);
-	s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(j);
-	if (s)
-		puts(s);
-	free(s);
+	cli_print_json(j);
 }
 
 int cmd_check(cli *c)

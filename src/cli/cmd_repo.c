@@ -6,17 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int print_json(json_t *j)
-{
-	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(j);
-	if (!s)
-		return cli_error(HF_ENOMEM, "out of memory");
-	puts(s);
-	free(s);
-	return 0;
-}
-
 int cmd_init(cli *c)
 {
 	static const cli_opt_id opts[] = {O_REPO, O_PASSWORD_FILE, O_KEY_FILE, O_CREATE_BUCKET, O_LOCK_MODE,
@@ -65,7 +54,7 @@ int cmd_init(cli *c)
 	if ((rc = hf_repo_init(&o, &io, id)) < 0)
 		return cli_fail(rc, NULL);
 	if (c->json)
-		return print_json(json_pack("{s:s, s:s}", "id", id, "repository", o.url ? o.url : "(default)"));
+		return cli_print_json(json_pack("{s:s, s:s}", "id", id, "repository", o.url ? o.url : "(default)"));
 	if (!c->quiet)
 		printf("created holdfast repository %.16s at %s\n", id, o.url ? o.url : "the default location");
 	return 0;
@@ -85,7 +74,7 @@ static int key_add(cli *c, hf_repo *r)
 	if ((rc = hf_key_add(r, &nc, id)) < 0)
 		return cli_fail(rc, NULL);
 	if (c->json)
-		return print_json(json_pack("{s:s}", "id", id));
+		return cli_print_json(json_pack("{s:s}", "id", id));
 	if (!c->quiet)
 		printf("added key slot %s\n", id);
 	return 0;
@@ -114,7 +103,7 @@ static int key_list(cli *c, hf_repo *r)
 			json_array_append_new(a, json_pack("{s:s, s:s, s:I, s:b}", "id", k[i].id, "type", k[i].type,
 							   "created", (json_int_t)k[i].created, "current", k[i].current));
 		free(k);
-		return print_json(a);
+		return cli_print_json(a);
 	}
 	printf("%-34s %-11s %s\n", "ID", "TYPE", "CREATED");
 	for (size_t i = 0; i < n; i++) {
@@ -173,7 +162,7 @@ int cmd_catalog(cli *c)
 	if ((rc = hf_catalog_rebuild(r, &res)) < 0)
 		rc = cli_fail(rc, NULL);
 	else if (c->json)
-		rc = print_json(json_pack("{s:s, s:I, s:I}", "catalog", hf_repo_catalog_path(r), "tenants",
+		rc = cli_print_json(json_pack("{s:s, s:I, s:I}", "catalog", hf_repo_catalog_path(r), "tenants",
 					  (json_int_t)res.tenants, "snapshots", (json_int_t)res.snapshots));
 	else if (!c->quiet)
 		printf("rebuilt catalog %s: %llu tenants, %llu snapshots\n", hf_repo_catalog_path(r),

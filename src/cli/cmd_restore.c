@@ -27,7 +27,6 @@ int cmd_snapshots(cli *c)
 	}
 	if (c->json) {
 		json_t *a = json_array();
-		char *text;
 		for (size_t i = 0; i < n; i++) {
 			char when[40], rec[40];
 			cli_time(when, sizeof(when), s[i].time_ns);
@@ -39,11 +38,7 @@ int cmd_snapshots(cli *c)
 					     "files", (json_int_t)s[i].files, "size", (json_int_t)s[i].size, "stored",
 					     (json_int_t)s[i].stored));
 		}
-		text = json_dumps(a, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		json_decref(a);
-		if (text)
-			puts(text);
-		free(text);
+		rc = cli_print_json(a);
 		goto done;
 	}
 	printf("%-12s %-20s %-9s %-20s %8s %10s  %s\n", "ID", "TENANT", "SOURCE", "TIME", "FILES", "SIZE", "LABEL");
@@ -107,11 +102,10 @@ int cmd_restore(cli *c)
 				      o.tenant, "files", (json_int_t)res.files, "bytes", (json_int_t)res.bytes, "errors",
 				      (json_int_t)res.errors, "verified", res.verified, "safety_snapshot",
 				      res.safety_snapshot[0] ? res.safety_snapshot : NULL, "seconds", res.seconds);
-		char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		json_decref(j);
-		if (s && (!o.tar_file || strcmp(o.tar_file, "-") != 0))
-			puts(s);
-		free(s);
+		if (!o.tar_file || strcmp(o.tar_file, "-") != 0) /* stdout carries the tar */
+			rc = cli_print_json(j);
+		else
+			json_decref(j);
 	} else if (!c->quiet && !(o.tar_file && !strcmp(o.tar_file, "-"))) {
 		char size[32];
 		cli_human_bytes(size, sizeof(size), res.bytes);

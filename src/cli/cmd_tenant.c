@@ -16,17 +16,6 @@ static json_t *tenant_json(const hf_tenant_info *t)
 			 t->last_backup ? when : NULL, "size", (json_int_t)t->size, "stored", (json_int_t)t->stored);
 }
 
-static int emit_json(json_t *j)
-{
-	char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	json_decref(j);
-	if (!s)
-		return cli_error(HF_ENOMEM, "out of memory");
-	puts(s);
-	free(s);
-	return 0;
-}
-
 static int tenant_discover(cli *c, hf_repo *r, const char *tier);
 
 static int tenant_add(cli *c, hf_repo *r)
@@ -50,7 +39,7 @@ static int tenant_add(cli *c, hf_repo *r)
 	if ((rc = hf_tenant_add(r, id, tier)) < 0)
 		return cli_fail(rc, NULL);
 	if (c->json)
-		return emit_json(json_pack("{s:s, s:s}", "id", id, "tier", tier));
+		return cli_print_json(json_pack("{s:s, s:s}", "id", id, "tier", tier));
 	if (!c->quiet)
 		printf("added tenant %s (tier %s)\n", id, tier);
 	return 0;
@@ -136,7 +125,7 @@ static int tenant_discover(cli *c, hf_repo *r, const char *tier)
 	}
 	hf_strv_free(values, n);
 	if (c->json)
-		return emit_json(json_pack("{s:s, s:I, s:I, s:I}", "tier", tier, "added", (json_int_t)added, "existing",
+		return cli_print_json(json_pack("{s:s, s:I, s:I, s:I}", "tier", tier, "added", (json_int_t)added, "existing",
 					   (json_int_t)existing, "skipped", (json_int_t)skipped));
 	if (!c->quiet)
 		printf("discovered %zu: %zu added, %zu already enrolled, %zu skipped\n", n, added, existing, skipped);
@@ -155,7 +144,7 @@ static int tenant_list(cli *c, hf_repo *r)
 		for (size_t i = 0; i < n; i++)
 			json_array_append_new(a, tenant_json(&t[i]));
 		hf_tenant_info_free(t, n);
-		return emit_json(a);
+		return cli_print_json(a);
 	}
 	printf("%-24s %-12s %9s  %-20s %10s\n", "TENANT", "TIER", "SNAPSHOTS", "LAST BACKUP", "SIZE");
 	for (size_t i = 0; i < n; i++) {
@@ -181,7 +170,7 @@ static int tenant_show(cli *c, hf_repo *r)
 	if ((rc = hf_tenant_show(r, id, &t)) < 0)
 		return cli_fail(rc, NULL);
 	if (c->json) {
-		rc = emit_json(tenant_json(t));
+		rc = cli_print_json(tenant_json(t));
 		hf_tenant_info_free(t, 1);
 		return rc;
 	}

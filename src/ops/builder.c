@@ -531,18 +531,6 @@ static int sink_end(hf_sink *s)
 	return 0;
 }
 
-static hf_node *parent_lookup(hf_node *root, const char *name)
-{
-	char *path = strdup(name), *save = NULL, *part;
-	hf_node *n = root;
-	if (!path)
-		return NULL;
-	for (part = strtok_r(path, "/", &save); part && n; part = strtok_r(NULL, "/", &save))
-		n = n->type == HF_ENTRY_DIR ? hf_node_find(n, part) : NULL;
-	free(path);
-	return n == root ? NULL : n;
-}
-
 static int sink_reuse(hf_sink *s, const hf_entry_meta *m)
 {
 	hf_builder *b = (hf_builder *)s;
@@ -551,7 +539,7 @@ static int sink_reuse(hf_sink *s, const hf_entry_meta *m)
 	int rc;
 	if (!b->parent || m->type != HF_ENTRY_FILE || !m->inode || b->cur)
 		return 0;
-	p = parent_lookup(b->parent, m->name);
+	p = hf_node_lookup(b->parent, m->name);
 	if (!p || p->type != HF_ENTRY_FILE || !p->has_hash || p->size != m->size || p->mtime_ns != m->mtime_ns ||
 	    p->ctime_ns != m->ctime_ns || p->inode != m->inode || p->dev != m->dev)
 		return 0;

@@ -74,23 +74,11 @@ static int rd_walk(hf_snapshot_reader *sr, hf_reader_entry_cb cb, void *payload)
 	return rc;
 }
 
-static hf_node *lookup(hf_node *root, const char *name)
-{
-	char *path = strdup(name), *save = NULL, *part;
-	hf_node *n = root;
-	if (!path)
-		return NULL;
-	for (part = strtok_r(path, "/", &save); part && n; part = strtok_r(NULL, "/", &save))
-		n = n->type == HF_ENTRY_DIR ? hf_node_find(n, part) : NULL;
-	free(path);
-	return n == root ? NULL : n;
-}
-
 static int rd_read(hf_snapshot_reader *sr, const char *name, int (*cb)(const void *, size_t, void *),
 		   void *payload)
 {
 	hf_reader *rd = (hf_reader *)sr;
-	hf_node *n = lookup(rd->root, name);
+	hf_node *n = hf_node_lookup(rd->root, name);
 	hf_buf chunk = HF_BUF_INIT;
 	hf_zctx *z = NULL;
 	hf_hash_state hs;

@@ -47,6 +47,18 @@ hf_node *hf_node_find(hf_node *dir, const char *name)
 	return NULL;
 }
 
+hf_node *hf_node_lookup(hf_node *root, const char *path)
+{
+	char *copy = strdup(path), *save = NULL, *part;
+	hf_node *n = root;
+	if (!copy)
+		return NULL;
+	for (part = strtok_r(copy, "/", &save); part && n; part = strtok_r(NULL, "/", &save))
+		n = n->type == HF_ENTRY_DIR ? hf_node_find(n, part) : NULL;
+	free(copy);
+	return n == root ? NULL : n;
+}
+
 int hf_node_child(hf_node *dir, const char *name, hf_entry_type type, hf_node **out)
 {
 	hf_node *c = NULL;

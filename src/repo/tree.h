@@ -31,6 +31,8 @@ void hf_node_free(hf_node *n);
 /* Find or create a child by name (dirs created with mode 0755 when implicit). */
 int hf_node_child(hf_node *dir, const char *name, hf_entry_type type, hf_node **out);
 hf_node *hf_node_find(hf_node *dir, const char *name);
+/* The node at a '/'-separated path below root (NULL when absent or when path names root itself). */
+hf_node *hf_node_lookup(hf_node *root, const char *path);
 int hf_node_add_chunk(hf_node *n, const uint8_t id[HF_ID_BYTES]);
 void hf_node_sort(hf_node *dir);
 

@@ -12,7 +12,7 @@ static const char *lock_name(hf_lock_mode m)
 	return m == HF_LOCK_COMPLIANCE ? "compliance" : m == HF_LOCK_GOVERNANCE ? "governance" : "none";
 }
 
-int hf_repo_config_write(hf_storage *s, const hf_repo_config *c)
+int hf_repo_config_encode(hf_repo_config *c, char **out)
 {
 	json_t *j = json_pack("{s:s, s:i, s:s, s:I, s:{s:i, s:i, s:i}, s:i, s:i, s:{s:s, s:i}}",
 			      "format", "holdfast-repository", "version", c->version, "id", c->id,
@@ -20,17 +20,17 @@ int hf_repo_config_write(hf_storage *s, const hf_repo_config *c)
 			      "avg", (int)c->chunker.avg_size, "max", (int)c->chunker.max_size, "pack_size",
 			      (int)c->pack_size, "compression", c->compression, "lock", "mode",
 			      lock_name(c->lock_mode), "days", c->lock_days);
+	static const uint8_t zero[HF_KEY_BYTES];
 	char *text;
-	int rc;
 	if (!j)
 		return hf_error_set(HF_ENOMEM, "unable to build repository config");
 	text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 	json_decref(j);
 	if (!text)
 		return hf_error_set(HF_ENOMEM, "unable to build repository config");
-	rc = hf_storage_put(s, "config", text, strlen(text), NULL);
-	free(text);
-	return rc;
+	hf_mac(c->digest, text, strlen(text), zero);
+	*out = text;
+	return 0;
 }
 
 int hf_repo_config_read(hf_storage *s, hf_repo_config *out)
@@ -66,6 +66,10 @@ int hf_repo_config_read(hf_storage *s, hf_repo_config *out)
 		goto done;
 	}
 	memcpy(c.id, id, HF_ID_HEX + 1);
+	{
+		static const uint8_t zero[HF_KEY_BYTES];
+		hf_mac(c.digest, b.data, b.len, zero);
+	}
 	c.created = created;
 	c.chunker.min_size = (uint32_t)mn;
 	c.chunker.avg_size = (uint32_t)avg;

@@ -16,6 +16,8 @@
 
 #define SECRET_MAX 4096
 #define KEYFILE_TAG "holdfast-key-v1 "
+#define SLOT_PLAIN (HF_KEY_BYTES + HF_ID_BYTES) /* master key || config digest */
+#define B64_LEN(n) (((n) + 2) / 3 * 4 + 1)
 
 typedef struct secret {
 	char *data; /* guarded */
@@ -129,8 +131,8 @@ int hf_keyslot_create(hf_storage *st, const hf_repo_config *c, const uint8_t *ma
 {
 	secret s = {0};
 	uint8_t salt[HF_SALT_BYTES], idraw[16], ad[20 + HF_ID_HEX], *wk = NULL;
-	uint8_t sealed[HF_KEY_BYTES + HF_AEAD_OVERHEAD];
-	char id[33], key[64], salt64[64], data64[128], *text = NULL;
+	uint8_t sealed[SLOT_PLAIN + HF_AEAD_OVERHEAD], *plain = NULL;
+	char id[33], key[64], salt64[64], data64[B64_LEN(SLOT_PLAIN + HF_AEAD_OVERHEAD)], *text = NULL;
 	json_t *j = NULL;
 	int rc;
 
@@ -156,7 +158,13 @@ int hf_keyslot_create(hf_storage *st, const hf_repo_config *c, const uint8_t *ma
 	if ((rc = wrapping_key(wk, &s, salt, kdf_ops, kdf_mem)) < 0)
 		goto done;
 	slot_ad(ad, c);
-	hf_aead_seal(sealed, master, HF_KEY_BYTES, ad, sizeof(ad), wk);
+	if (!(plain = hf_secure_alloc(SLOT_PLAIN))) {
+		rc = hf_error_set(HF_ENOMEM, "unable to allocate secure memory");
+		goto done;
+	}
+	memcpy(plain, master, HF_KEY_BYTES);
+	memcpy(plain + HF_KEY_BYTES, c->digest, HF_ID_BYTES);
+	hf_aead_seal(sealed, plain, SLOT_PLAIN, ad, sizeof(ad), wk);
 	hf_base64_encode(salt64, salt, sizeof(salt));
 	hf_base64_encode(data64, sealed, sizeof(sealed));
 	j = json_pack("{s:i, s:s, s:I, s:s, s:I, s:I, s:s, s:s}", "version", 1, "type",
@@ -174,6 +182,7 @@ int hf_keyslot_create(hf_storage *st, const hf_repo_config *c, const uint8_t *ma
 done:
 	free(text);
 	json_decref(j);
+	hf_secure_free(plain);
 	hf_secure_free(wk);
 	secret_free(&s);
 	return rc;
@@ -195,7 +204,7 @@ static int try_slot(const char *name, uint64_t size, void *payload)
 	json_t *j = NULL;
 	const char *type, *salt64, *data64;
 	json_int_t ops, mem;
-	uint8_t salt[64], sealed[128], ad[20 + HF_ID_HEX], *wk = NULL;
+	uint8_t salt[64], sealed[128], ad[20 + HF_ID_HEX], *wk = NULL, *plain = NULL;
 	size_t sl, dl;
 	const char *id = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
 	(void)size;
@@ -204,7 +213,7 @@ static int try_slot(const char *name, uint64_t size, void *payload)
 	    json_unpack(j, "{s:s, s:I, s:I, s:s, s:s}", "type", &type, "ops", &ops, "mem", &mem, "salt", &salt64,
 			"data", &data64) < 0 ||
 	    hf_base64_decode(salt, sizeof(salt), &sl, salt64) < 0 || sl != HF_SALT_BYTES ||
-	    hf_base64_decode(sealed, sizeof(sealed), &dl, data64) < 0 || dl != HF_KEY_BYTES + HF_AEAD_OVERHEAD) {
+	    hf_base64_decode(sealed, sizeof(sealed), &dl, data64) < 0 || dl != SLOT_PLAIN + HF_AEAD_OVERHEAD) {
 		hf_log_warn("ignoring malformed key slot '%s'", name);
 		goto done;
 	}
@@ -220,11 +229,22 @@ static int try_slot(const char *name, uint64_t size, void *payload)
 		goto done;
 	}
 	slot_ad(ad, u->c);
-	if (hf_aead_open(u->master, sealed, dl, ad, sizeof(ad), wk) == 0) {
+	if (!(plain = hf_secure_alloc(SLOT_PLAIN))) {
+		u->err = hf_error_set(HF_ENOMEM, "unable to allocate secure memory");
+		goto done;
+	}
+	if (hf_aead_open(plain, sealed, dl, ad, sizeof(ad), wk) == 0) {
+		if (hf_memcmp_ct(plain + HF_KEY_BYTES, u->c->digest, HF_ID_BYTES) != 0) {
+			u->err = hf_error_set(HF_ECORRUPT, "repository config of '%s' does not match its key slots (altered?)",
+					      u->st->url);
+			goto done;
+		}
+		memcpy(u->master, plain, HF_KEY_BYTES);
 		u->found = 1;
 		snprintf(u->out_id, 33, "%s", id);
 	}
 done:
+	hf_secure_free(plain);
 	hf_secure_free(wk);
 	json_decref(j);
 	hf_buf_free(&b);

@@ -112,7 +112,7 @@ int hf_repo_init(const hf_repo_options *o, const hf_init_options *io, char out_r
 	hf_storage_prepare_opts po;
 	hf_buf probe = HF_BUF_INIT;
 	uint8_t *master = NULL, rid[32];
-	char slot[33];
+	char slot[33], *text = NULL;
 	int rc, ok;
 
 	if ((rc = hf_crypto_init()) < 0)
@@ -162,14 +162,18 @@ int hf_repo_init(const hf_repo_options *o, const hf_init_options *io, char out_r
 		goto done;
 	}
 	hf_random(master, HF_KEY_BYTES);
-	/* Key slot first, config last: a repository is visible only once it can be unlocked. */
+	/* Key slot first, config last: a repository is visible only once it can be unlocked. The slot
+	 * seals the config's digest, so an altered config (e.g. lock settings) is detected on open. */
+	if ((rc = hf_repo_config_encode(&c, &text)) < 0)
+		goto done;
 	if ((rc = hf_keyslot_create(st, &c, master, &o->cred, io ? io->kdf_ops : 0, io ? io->kdf_mem : 0, slot)) < 0)
 		goto done;
-	if ((rc = hf_repo_config_write(st, &c)) < 0)
+	if ((rc = hf_storage_put(st, "config", text, strlen(text), NULL)) < 0)
 		goto done;
 	if (out_repo_id)
 		memcpy(out_repo_id, c.id, HF_ID_HEX + 1);
 done:
+	free(text);
 	hf_buf_free(&probe);
 	hf_secure_free(master);
 	hf_storage_free(st);

@@ -26,6 +26,7 @@ typedef struct hf_repo_config {
 	int compression;
 	hf_lock_mode lock_mode;
 	int lock_days;
+	uint8_t digest[HF_ID_BYTES]; /* BLAKE2b of the stored config bytes, sealed into every key slot */
 } hf_repo_config;
 
 /* A tenant's key material, derived from its tenant key. Lives in secure memory. */
@@ -67,7 +68,8 @@ struct hf_repo {
 };
 
 /* config.c */
-int hf_repo_config_write(hf_storage *s, const hf_repo_config *c);
+/* Serialize (malloc'd text) and set c->digest; the config is stored after its first key slot. */
+int hf_repo_config_encode(hf_repo_config *c, char **out);
 int hf_repo_config_read(hf_storage *s, hf_repo_config *out);
 
 /* keyslot.c: credential -> master key */

@@ -145,6 +145,13 @@ for GOLDEN in "$G"/v[0-9]*; do
 	[ "$STATUS" != 0 ] || { show_last; fail "$V: a malformed config was accepted"; }
 	expect_one_line_error
 	expect_stderr_match "config"
+	say "$V: a well-formed but altered config (weaker lock settings) is rejected"
+	fresh_copy "$V-config3"
+	sed -i 's/"days": [0-9]*/"days": 1/; s/"mode": "[a-z]*"/"mode": "none"/' "$REPO/config"
+	cmp -s "$REPO/config" "$G/$V/config" && fail "$V: could not edit the config"
+	expect_status 3 hf snapshots
+	expect_one_line_error
+	expect_stderr_match "does not match its key slots"
 done
 [ -n "${V:-}" ] || fail "no golden repository under $G"
 say "ok"

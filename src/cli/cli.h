@@ -67,6 +67,8 @@ int cli_exit_code(int rc);
 int cli_fail(int rc, const char *what);
 void cli_repo_options(const cli *c, hf_repo_options *o);
 int cli_open_repo(cli *c, hf_repo **out);
+/* Options given on the command line must be global or in `allowed` (HF_EUSAGE otherwise). */
+int cli_check_options(const cli *c, const cli_opt_id *allowed, size_t n);
 void cli_usage_cmd(const char *cmd, const char *sub, const char *synopsis, const cli_opt_id *opts, size_t n,
 		   const char *about);
 

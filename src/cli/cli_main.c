@@ -137,6 +137,25 @@ int cli_open_repo(cli *c, hf_repo **out)
 	return 0;
 }
 
+int cli_check_options(const cli *c, const cli_opt_id *allowed, size_t n)
+{
+	static const cli_opt_id global[] = {O_REPO, O_PASSWORD_FILE, O_KEY_FILE, O_CONFIG, O_CATALOG, O_JSON, O_QUIET,
+					    O_VERBOSE, O_HELP, O_S3_ENDPOINT, O_S3_REGION, O_CA_FILE, O_INSECURE,
+					    O_PARALLEL, O_THREADS, O_S3_RETRIES, O_S3_TIMEOUT, O_S3_CREDENTIALS,
+					    O_S3_PROFILE};
+	for (int i = 0; i < O_COUNT; i++) {
+		int ok = !c->given[i];
+		for (size_t k = 0; !ok && k < sizeof(global) / sizeof(global[0]); k++)
+			ok = global[k] == (cli_opt_id)i;
+		for (size_t k = 0; !ok && k < n; k++)
+			ok = allowed[k] == (cli_opt_id)i;
+		if (!ok)
+			return cli_error(HF_EUSAGE, "option '--%s' does not apply to '%s%s%s'", cli_options[i].name, c->cmd,
+					 c->sub ? " " : "", c->sub ? c->sub : "");
+	}
+	return 0;
+}
+
 void cli_usage_cmd(const char *cmd, const char *sub, const char *synopsis, const cli_opt_id *opts, size_t n,
 		   const char *about)
 {

@@ -118,6 +118,8 @@ int cmd_backup(cli *c)
 			      "the config file supplies it. The snapshot becomes visible only when everything is stored.");
 		return 0;
 	}
+	if ((rc = cli_check_options(c, opts, sizeof(opts) / sizeof(opts[0]))) < 0)
+		return rc;
 	if (!tenant)
 		return cli_error(HF_EUSAGE, "backup needs --tenant ID");
 	for (size_t i = 0; i < c->nargs; i++) { /* "backup --tenant x DIR..." also works */

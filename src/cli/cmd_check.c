@@ -39,6 +39,8 @@ int cmd_check(cli *c)
 			      "the files they affect. Nothing is repaired. Exit status 3 when problems are found.");
 		return 0;
 	}
+	if ((rc = cli_check_options(c, opts, sizeof(opts) / sizeof(opts[0]))) < 0)
+		return rc;
 	memset(&o, 0, sizeof(o));
 	o.version = HF_CHECK_OPTIONS_VERSION;
 	o.tenant = c->val[O_TENANT];

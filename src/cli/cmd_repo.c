@@ -24,6 +24,8 @@ int cmd_init(cli *c)
 			      "(or use --create-bucket).");
 		return 0;
 	}
+	if ((rc = cli_check_options(c, opts, sizeof(opts) / sizeof(opts[0]))) < 0)
+		return rc;
 	cli_repo_options(c, &o);
 	if (!o.cred.password_file && !o.cred.key_file)
 		return cli_error(HF_EUSAGE, "init needs --password-file FILE or --key-file FILE");
@@ -126,6 +128,8 @@ int cmd_key(cli *c)
 			      "new passphrase or key file; 'key remove ID' removes a slot (never the last one).");
 		return c->given[O_HELP] ? 0 : HF_EUSAGE;
 	}
+	if ((rc = cli_check_options(c, opts, sizeof(opts) / sizeof(opts[0]))) < 0)
+		return rc;
 	if (strcmp(c->sub, "add") && strcmp(c->sub, "list") && strcmp(c->sub, "remove"))
 		return cli_error(HF_EUSAGE, "unknown key command '%s' (add, list, remove)", c->sub);
 	if (!strcmp(c->sub, "remove") && c->nargs != 1)
@@ -156,6 +160,8 @@ int cmd_catalog(cli *c)
 	}
 	if (strcmp(c->sub, "rebuild"))
 		return cli_error(HF_EUSAGE, "unknown catalog command '%s' (rebuild)", c->sub);
+	if ((rc = cli_check_options(c, NULL, 0)) < 0)
+		return rc;
 	if ((rc = cli_open_repo(c, &r)) < 0)
 		return rc;
 	memset(&res, 0, sizeof(res));

@@ -19,6 +19,8 @@ int cmd_snapshots(cli *c)
 			      "time, recovery_time, size and more.");
 		return 0;
 	}
+	if ((rc = cli_check_options(c, opts, sizeof(opts) / sizeof(opts[0]))) < 0)
+		return rc;
 	if ((rc = cli_open_repo(c, &r)) < 0)
 		return rc;
 	if ((rc = hf_snapshot_list(r, c->val[O_TENANT], &s, &n)) < 0) {
@@ -73,6 +75,8 @@ int cmd_restore(cli *c)
 			      "Never touches other tenants. Existing files are kept unless --overwrite.");
 		return 0;
 	}
+	if ((rc = cli_check_options(c, opts, sizeof(opts) / sizeof(opts[0]))) < 0)
+		return rc;
 	if (!c->val[O_TENANT])
 		return cli_error(HF_EUSAGE, "restore needs --tenant ID");
 	memset(&o, 0, sizeof(o));

@@ -188,7 +188,7 @@ static int tenant_show(cli *c, hf_repo *r)
 
 int cmd_tenant(cli *c)
 {
-	static const cli_opt_id opts[] = {O_TIER, O_DISCOVER, O_PG, O_JSON};
+	static const cli_opt_id opts[] = {O_TENANT, O_TIER, O_DISCOVER, O_PG, O_JSON};
 	hf_repo *r = NULL;
 	int rc;
 	if (c->given[O_HELP] || !c->sub) {
@@ -199,6 +199,8 @@ int cmd_tenant(cli *c)
 			      "tenants; 'tenant show ID' shows one.");
 		return c->given[O_HELP] ? 0 : HF_EUSAGE;
 	}
+	if ((rc = cli_check_options(c, opts, sizeof(opts) / sizeof(opts[0]))) < 0)
+		return rc;
 	if (strcmp(c->sub, "add") && strcmp(c->sub, "list") && strcmp(c->sub, "show"))
 		return cli_error(HF_EUSAGE, "unknown tenant command '%s' (add, list, show)", c->sub);
 	if ((rc = cli_open_repo(c, &r)) < 0)

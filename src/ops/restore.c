@@ -116,8 +116,9 @@ int hf_restore(hf_repo *r, const hf_restore_options *o, hf_restore_result *out)
 	fo.include = o->include;
 	fo.ninclude = o->ninclude;
 	fo.keep_going = o->keep_going;
-	/* local reads are CPU-bound; remote reads are latency-bound and want more requests in flight */
-	fo.threads = hf_storage_has(r->storage, HF_STORAGE_FEAT_LOCAL) ? (r->threads > 1 ? r->threads : 2)
+	/* local restores overlap I/O with a few more threads than cores; remote reads are latency-bound
+	 * and want as many requests in flight as --parallel allows */
+	fo.threads = hf_storage_has(r->storage, HF_STORAGE_FEAT_LOCAL) ? (r->threads > 4 ? r->threads : 4)
 									 : (r->parallel > r->threads ? r->parallel : r->threads);
 	if (o->target_pg) {
 		hf_pg_restore_opts po;

@@ -140,7 +140,7 @@ static int add_pack_locked(hf_index *ix, const uint8_t *pack_id, uint32_t *out)
 
 int hf_index_add_pack(hf_index *ix, const uint8_t pack_id[HF_ID_BYTES], const hf_index_entry *e, size_t n)
 {
-	uint32_t p;
+	uint32_t p = 0;
 	int rc;
 	pthread_mutex_lock(&ix->mu);
 	if ((rc = add_pack_locked(ix, pack_id, &p)) == 0) {
@@ -332,7 +332,7 @@ typedef struct load_ctx {
 static int load_pack_cb(const uint8_t pack_id[HF_ID_BYTES], const hf_index_entry *e, size_t n, void *payload)
 {
 	load_ctx *l = payload;
-	uint32_t p;
+	uint32_t p = 0;
 	int rc;
 	pthread_mutex_lock(&l->ix->mu);
 	rc = add_pack_locked(l->ix, pack_id, &p);

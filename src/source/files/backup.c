@@ -2,6 +2,7 @@
  * file content to the sink in large reads and records hardlinks, symlinks and special files. */
 #define _GNU_SOURCE /* O_NOATIME */
 #include "source/files/internal.h"
+#include "source/files/prefetch.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -28,6 +29,7 @@ typedef struct walker {
 	uint8_t *buf;
 	int noatime;
 	dev_t root_dev;
+	hf_prefetch *prefetch; /* read-ahead of upcoming entries (may be NULL) */
 } walker;
 
 static const char *cur_name(const walker *w)
@@ -162,8 +164,10 @@ static int visit_children(walker *w, char **names, size_t n)
 {
 	size_t base = w->path.len;
 	int rc = 0;
+	hf_prefetch_dir(w->prefetch, cur_path(w), names, n);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct stat st;
+		hf_prefetch_advance(w->prefetch);
 		w->path.len = base;
 		if ((base > 1 && (rc = hf_buf_append(&w->path, "/", 1)) < 0) ||
 		    (rc = hf_buf_append(&w->path, names[i], strlen(names[i]))) < 0 ||
@@ -237,9 +241,17 @@ static int open_file(walker *w)
 
 static int read_into_sink(walker *w, int fd, uint64_t *total)
 {
+	const uint64_t step = 32u << 20;
+	uint64_t ahead = 0;
 	int rc;
 	for (;;) {
-		ssize_t n = read(fd, w->buf, HF_FILES_IO_BLOCK);
+		ssize_t n;
+		/* keep the kernel reading well ahead of us in large files */
+		if (*total + step / 2 >= ahead) {
+			(void)posix_fadvise(fd, (off_t)ahead, (off_t)step, POSIX_FADV_WILLNEED);
+			ahead += step;
+		}
+		n = read(fd, w->buf, HF_FILES_IO_BLOCK);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -534,9 +546,11 @@ int hf_files_backup(const char *const *paths, size_t npaths, const hf_files_back
 		rc = hf_error_set(HF_ENOMEM, "out of memory");
 		goto done;
 	}
+	w.prefetch = hf_prefetch_start(64);
 	for (size_t i = 0; i < nargs && rc == 0; i++)
 		rc = backup_arg(&w, args[i]);
 done:
+	hf_prefetch_stop(w.prefetch);
 	for (size_t i = 0; i < nargs; i++)
 		free(args[i]);
 	free(args);

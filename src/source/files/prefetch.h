@@ -1,0 +1,20 @@
+/* Read-ahead for directory walks: a thread that opens the files the walker will read next and asks
+ * the kernel to start reading them (posix_fadvise WILLNEED), so that cold-cache metadata and data
+ * I/O overlaps with chunking instead of stalling the single reading thread. Purely an optimisation:
+ * any failure here is ignored. */
+#ifndef HF_SOURCE_FILES_PREFETCH_H
+#define HF_SOURCE_FILES_PREFETCH_H
+
+#include <stddef.h>
+
+typedef struct hf_prefetch hf_prefetch;
+
+/* window: how many entries the prefetcher may run ahead of the walker. NULL when it cannot start. */
+hf_prefetch *hf_prefetch_start(size_t window);
+/* The walker listed a directory and will now visit these children in this order (copied). */
+void hf_prefetch_dir(hf_prefetch *p, const char *dir, char *const *names, size_t n);
+/* The walker has visited one more entry. */
+void hf_prefetch_advance(hf_prefetch *p);
+void hf_prefetch_stop(hf_prefetch *p);
+
+#endif

@@ -7,6 +7,7 @@ SET client_min_messages = warning;
 SET maintenance_work_mem = '256MB';
 SET work_mem = '64MB';
 SET TimeZone = 'UTC';
+\o /dev/null
 SELECT setseed(:seed);
 
 CREATE TABLE patients (
@@ -200,7 +201,7 @@ FROM g, lex l, generate_series(1, (SELECT np FROM g)) i;
 INSERT INTO visits
 SELECT pg_temp.tenant_of(v.pid, g.slots, g.nslots), v.i, v.pid,
        l.clin[1 + floor(random() * cardinality(l.clin))::int],
-       g.t0 + (v.i::float8 / g.nv) * interval '1095 days',
+       date_trunc('minute', g.t0 + (v.i::float8 / g.nv) * interval '1095 days'),
        l.kind[1 + floor(random() * cardinality(l.kind))::int],
        CASE WHEN v.i > g.nv * 0.97 THEN 'scheduled' WHEN v.i % 8 = 7 THEN 'cancelled'
             WHEN v.i % 8 = 6 THEN 'no-show' ELSE 'completed' END,
@@ -214,7 +215,7 @@ SELECT pg_temp.tenant_of(v.pid, g.slots, g.nslots), v.i, v.pid,
          ' C, SpO2 ' || (93 + floor(random() * 7))::int || ' %, weight ' ||
          round((48 + random() * 70)::numeric, 1) || ' kg. Assessment: ' || l.dx[v.r] || '. ' ||
          l.plan[1 + floor(random() * cardinality(l.plan))::int] END,
-       g.t0 + (v.i::float8 / g.nv) * interval '1095 days' + interval '2 hours'
+       date_trunc('minute', g.t0 + (v.i::float8 / g.nv) * interval '1095 days') + interval '2 hours'
 FROM g, lex l,
      LATERAL (SELECT i, 1 + floor(random() * g.np)::bigint AS pid,
                      1 + floor(random() * cardinality(l.reason))::int AS r
@@ -246,7 +247,7 @@ INSERT INTO documents
 SELECT v.tenant_id, d.i, v.patient_id, v.id, l.dkind[1 + (d.i % cardinality(l.dkind))::int],
        initcap(l.dkind[1 + (d.i % cardinality(l.dkind))::int]) || ': ' || v.reason,
        'text/plain',
-       v.clinician || E'\n' || l.city[1 + (d.i % cardinality(l.city))::int] || ', ' || to_char(v.visit_at, 'DD Month YYYY') ||
+       v.clinician || E'\n' || l.city[1 + (d.i % cardinality(l.city))::int] || ', ' || to_char(v.visit_at, 'FMDD FMMonth YYYY') ||
        E'\n\nRe: patient MRN' || lpad(v.patient_id::text, 9, '0') || E'\nReason: ' || v.reason || ' (' || v.diagnosis_code || E')\n\n' ||
        array_to_string(ARRAY(SELECT l.para[1 + floor(random() * cardinality(l.para))::int] || CASE WHEN p = 2 THEN
            ' Results: Hb ' || (105 + floor(random() * 60))::int || ' g/L, WCC ' || round((3.5 + random() * 9)::numeric, 1) ||
@@ -257,8 +258,8 @@ SELECT v.tenant_id, d.i, v.patient_id, v.id, l.dkind[1 + (d.i % cardinality(l.dk
          FROM generate_series(1, 3 + (d.i % 6)::int) p), E'\n\n') ||
        E'\n\nKind regards,\n' || v.clinician,
        v.visit_at + interval '3 hours'
-FROM g, lex l, LATERAL generate_series(1, g.np * 3 / 2) d(i)
-JOIN visits v ON v.id = 1 + (d.i * 16 / 3) % g.nv;
+FROM g, lex l, generate_series(1, (SELECT np * 3 / 2 FROM g)) d(i), visits v
+WHERE v.id = 1 + (d.i * 16 / 3) % g.nv;
 
 \echo keys and indexes
 SELECT setval(pg_get_serial_sequence('patients', 'id'), (SELECT max(id) FROM patients));

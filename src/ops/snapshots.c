@@ -162,6 +162,9 @@ int hf_ops_resolve(hf_repo *r, const hf_tenant *t, const char *snapshot, const c
 
 	if (at && (rc = hf_time_parse(at, &at_ns)) < 0)
 		return rc;
+	/* A time given to the second means that whole second (listings show whole seconds). */
+	if (at && !strchr(at, '.'))
+		at_ns += 999999999;
 	if ((rc = hf_ops_snapshot_rows(r, t, &rows, &n)) < 0)
 		return rc;
 	if (snapshot && *snapshot && strcmp(snapshot, "latest") != 0) {

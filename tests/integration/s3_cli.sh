@@ -131,6 +131,22 @@ ok hf --s3-endpoint "$PROXY" backup --tenant acme --path "$T/src2" --json
 last=$(jq -r .id "$OUT")
 check "the run after the failure reused what landed" [ "$(jq -r .new_bytes "$OUT")" -lt 3500000 ]
 
+say "TLS: certificates are verified by default; --ca-file trusts a private CA; --insecure only on request"
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 -days 1 \
+	-keyout "$T/tls.key" -out "$T/tls.crt" >/dev/null 2>&1 || fail "openssl could not make a test certificate"
+"$PY" "$HF_SOURCE_DIR/tests/s3/faultproxy.py" --upstream "$EP" --tls-cert "$T/tls.crt" --tls-key "$T/tls.key" \
+	--port-file "$T/tlsport" >/dev/null 2>&1 &
+HF_PIDS+=($!)
+for i in $(seq 50); do [ -s "$T/tlsport" ] && break; sleep 0.1; done
+TLSEP=https://127.0.0.1:$(cat "$T/tlsport")
+run hf --s3-endpoint "$TLSEP" --s3-retries 0 snapshots --tenant acme
+check "an untrusted certificate is refused (status $STATUS)" [ "$STATUS" != 0 ]
+expect_one_line_error
+expect_stderr_match "certificate|SSL|TLS"
+ok hf --s3-endpoint "$TLSEP" --ca-file "$T/tls.crt" snapshots --tenant acme --json
+check "with the CA file the listing works" [ "$(jq length "$OUT")" -ge 1 ]
+ok hf --s3-endpoint "$TLSEP" --insecure snapshots --tenant acme
+
 say "check --read-data over S3"
 ok hf check --read-data
 ok hf restore --tenant acme --snapshot "$last" --target "$T/out2"

@@ -338,7 +338,14 @@ def main():
     ap.add_argument("--stats", help="file receiving request/fault counts")
     ap.add_argument("--port-file")
     ap.add_argument("--pid-file")
+    ap.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM) ...")
+    ap.add_argument("--tls-key", help="... and this key: for tests of TLS verification")
     args = ap.parse_args()
+    tls = None
+    if args.tls_cert:
+        import ssl
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
 
     u = urlparse(args.upstream)
     if u.scheme != "http" or not u.hostname:
@@ -375,7 +382,17 @@ def main():
     while True:
         client, _ = srv.accept()
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        threading.Thread(target=Conn(client, upstream_addr, state).run, daemon=True).start()
+        threading.Thread(target=serve, args=(client, tls, upstream_addr, state), daemon=True).start()
+
+
+def serve(client, tls, upstream_addr, state):
+    if tls:
+        try:
+            client = tls.wrap_socket(client, server_side=True)
+        except (OSError, ValueError):  # the client refused our certificate: that is the test
+            client.close()
+            return
+    Conn(client, upstream_addr, state).run()
 
 
 if __name__ == "__main__":

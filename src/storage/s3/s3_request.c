@@ -534,8 +534,8 @@ static int fail(hf_s3 *s3, const hf_s3_req *req, const hf_s3_resp *resp, CURLcod
 		hf_error_set(code, "unable to %s '%s' (bucket '%s' at %s): %s", req->verb, s3->base.url, s3->bucket,
 			     s3->endpoint, detail);
 	if (crc == CURLE_PEER_FAILED_VERIFICATION || crc == CURLE_SSL_CACERT_BADFILE)
-		hf_error_set_hint("the server's TLS certificate was not trusted: give a CA bundle (ca_file) or fix the "
-				  "endpoint");
+		hf_error_set_hint("the server's TLS certificate was not trusted: trust its CA with --ca-file FILE "
+				  "([s3] ca-file), or fix the endpoint");
 	else
 		set_hint(s3, code, resp->err_code);
 	return code;

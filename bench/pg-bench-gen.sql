@@ -163,6 +163,40 @@ CREATE TEMP TABLE lex AS SELECT
 	      'Bupa','DKV','Mutualite Chretienne','Generali','Cigna']::text[] AS payer,
 	ARRAY['referral letter','lab report','discharge summary','imaging report','consent form',
 	      'clinic letter']::text[] AS dkind,
+	ARRAY['the','patient','and','of','with','to','in','was','is','no','on','for','a','at','reports','has','been',
+	      'not','as','left','right','pain','history','daily','mg','since','denies','mild','moderate','severe',
+	      'symptoms','today','increased','decreased','normal','noted','review','weeks','days','months','ago',
+	      'recent','current','previous','treatment','medication','advised','discussed','plan','follow-up',
+	      'blood','pressure','heart','rate','temperature','examination','chest','abdomen','back','knee',
+	      'shoulder','hip','neck','head','throat','ear','eye','skin','rash','swelling','tenderness','cough',
+	      'fever','fatigue','nausea','vomiting','diarrhoea','constipation','dizziness','headache',
+	      'breathlessness','wheeze','palpitations','appetite','weight','sleep','mood','anxiety','low','stress',
+	      'work','family','partner','son','daughter','mother','father','lives','alone','independent','mobility',
+	      'walking','stick','stairs','fall','falls','injury','wound','dressing','healing','infection',
+	      'antibiotic','course','completed','started','stopped','reduced','dose','tablet','tablets','twice',
+	      'three','times','once','night','morning','evening','meals','water','fluids','exercise','diet',
+	      'smoking','alcohol','units','week','cessation','support','referral','physiotherapy','dermatology',
+	      'cardiology','orthopaedics','gastroenterology','neurology','psychiatry','clinic','hospital',
+	      'admission','discharged','emergency','department','ambulance','GP','nurse','pharmacist','dietitian',
+	      'social','worker','carer','district','letter','results','test','tests','bloods','urine','sample',
+	      'culture','swab','x-ray','ultrasound','scan','MRI','CT','ECG','echo','spirometry','peak','flow',
+	      'inhaler','salbutamol','beclometasone','metformin','gliclazide','insulin','amlodipine','ramipril',
+	      'lisinopril','bisoprolol','atorvastatin','simvastatin','aspirin','clopidogrel','apixaban','warfarin',
+	      'paracetamol','ibuprofen','naproxen','codeine','tramadol','morphine','omeprazole','lansoprazole',
+	      'sertraline','citalopram','mirtazapine','levothyroxine','prednisolone','amoxicillin','doxycycline',
+	      'nitrofurantoin','trimethoprim','flucloxacillin','cetirizine','loratadine','vitamin','D','iron',
+	      'folic','acid','allergy','allergic','reaction','itching','stable','unstable','improving','worsening',
+	      'unchanged','resolved','ongoing','chronic','acute','intermittent','persistent','occasional','episode',
+	      'episodes','onset','duration','radiating','sharp','dull','burning','aching','cramping','better',
+	      'worse','rest','activity','movement','lying','sitting','standing','bending','lifting','pregnancy',
+	      'gestation','contraception','smear','screening','vaccination','booster','influenza','covid','shingles',
+	      'pneumococcal','travel','certificate','fit','note','sick','leave','return','phased','reviewed','HbA1c',
+	      'cholesterol','thyroid','kidney','liver','function','haemoglobin','ferritin','B12','CRP','ESR',
+	      'glucose','sodium','potassium','eGFR','dip','protein','leucocytes','nitrites','negative','positive',
+	      'borderline','raised','within','limits','repeat','arrange','book','appointment','telephone','video',
+	      'call','message','safety-netting','red','flags','explained','understood','agrees','consent','capacity',
+	      'relatives','informed','copy','sent','team','consultant','registrar','specialist','opinion','urgent',
+	      'routine','two-week','wait','pathway']::text[] AS voc,
 	ARRAY['None known','None known','None known','Penicillin','Latex','Peanuts','NSAIDs',
 	      'Shellfish','Sulfonamides','Pollen, house dust mite']::text[] AS allergy;
 
@@ -173,6 +207,13 @@ SELECT s.slots, cardinality(s.slots) AS nslots, :patients::bigint AS np,
 FROM (SELECT array_agg(t ORDER BY t) AS slots
       FROM (SELECT t, (1.0 / t) / sum(1.0 / t) OVER () AS w FROM generate_series(1, :tenants) t) w,
            LATERAL generate_series(1, greatest(1, round(w * 10000)::int))) s;
+
+-- Free text: n words of the vocabulary, common words (the start of the list) more often, as in notes.
+CREATE FUNCTION pg_temp.words(n int, voc text[]) RETURNS text
+LANGUAGE sql VOLATILE AS $$
+	SELECT upper(left(s, 1)) || substr(s, 2) || '.'
+	FROM (SELECT string_agg(voc[1 + floor(cardinality(voc) * random() * random())::int], ' ') AS s
+	      FROM generate_series(1, n)) w $$;
 
 CREATE FUNCTION pg_temp.tenant_of(pid bigint, slots int[], n int) RETURNS int
 LANGUAGE sql IMMUTABLE AS $$ SELECT slots[1 + ((hashint8(pid) & 2147483647) % n)] $$;
@@ -209,7 +250,8 @@ SELECT pg_temp.tenant_of(v.pid, g.slots, g.nslots), v.i, v.pid,
        CASE WHEN v.i <= g.nv * 0.97 AND v.i % 8 < 6 THEN
          'Reason: ' || l.reason[v.r] || '. ' || l.hx[1 + floor(random() * cardinality(l.hx))::int] || ' ' ||
          l.hx[1 + floor(random() * cardinality(l.hx))::int] || ' ' ||
-         l.exam[1 + floor(random() * cardinality(l.exam))::int] || ' Vitals: BP ' ||
+         l.exam[1 + floor(random() * cardinality(l.exam))::int] || ' ' ||
+         pg_temp.words(6 + (v.i % 19)::int, l.voc) || ' Vitals: BP ' ||
          (105 + floor(random() * 55))::int || '/' || (60 + floor(random() * 35))::int || ' mmHg, HR ' ||
          (52 + floor(random() * 50))::int || ' bpm, T ' || round((36.1 + random() * 2.4)::numeric, 1) ||
          ' C, SpO2 ' || (93 + floor(random() * 7))::int || ' %, weight ' ||
@@ -249,7 +291,8 @@ SELECT v.tenant_id, d.i, v.patient_id, v.id, l.dkind[1 + (d.i % cardinality(l.dk
        'text/plain',
        v.clinician || E'\n' || l.city[1 + (d.i % cardinality(l.city))::int] || ', ' || to_char(v.visit_at, 'FMDD FMMonth YYYY') ||
        E'\n\nRe: patient MRN' || lpad(v.patient_id::text, 9, '0') || E'\nReason: ' || v.reason || ' (' || v.diagnosis_code || E')\n\n' ||
-       array_to_string(ARRAY(SELECT l.para[1 + floor(random() * cardinality(l.para))::int] || CASE WHEN p = 2 THEN
+       array_to_string(ARRAY(SELECT l.para[1 + floor(random() * cardinality(l.para))::int] || ' ' ||
+           pg_temp.words(12 + ((d.i + p) % 29)::int, l.voc) || CASE WHEN p = 2 THEN
            ' Results: Hb ' || (105 + floor(random() * 60))::int || ' g/L, WCC ' || round((3.5 + random() * 9)::numeric, 1) ||
            ', platelets ' || (140 + floor(random() * 300))::int || ', Na ' || (133 + floor(random() * 12))::int ||
            ' mmol/L, K ' || round((3.3 + random() * 2)::numeric, 1) || ', creatinine ' || (50 + floor(random() * 90))::int ||

@@ -107,8 +107,11 @@ int cli_open_repo(cli *c, hf_repo **out)
 	 * commands about a tenant whose tier the config file names, unless --repo was given. */
 	if (!c->given[O_REPO]) {
 		const char *tier = c->val[O_TIER];
-		if (!tier && c->val[O_TENANT])
-			tier = cli_tenant_setting(c, c->val[O_TENANT], "tier");
+		const char *tenant = c->val[O_TENANT];
+		if (!tenant && c->nargs && !strcmp(c->cmd, "tenant")) /* tenant add|show ID */
+			tenant = c->args[0];
+		if (!tier && tenant)
+			tier = cli_tenant_setting(c, tenant, "tier");
 		if (tier && cli_tier_setting(c, tier, "repository"))
 			o.url = cli_tier_setting(c, tier, "repository");
 	}

@@ -48,7 +48,8 @@ static void tenant_defaults(cli *c, const char *tenant)
 
 /* Still no source: the tenant's tier blueprint ([tier NAME] keys with {tenant} substituted). The
  * substituted strings are kept in `keep` (freed by the caller). */
-static int tier_defaults(cli *c, hf_repo *r, const char *tenant, char **keep, size_t cap, char **paths)
+static int tier_defaults(cli *c, hf_repo *r, const char *tenant, char **keep, size_t cap, char **paths,
+			 char **excludes)
 {
 	hf_tenant_info *t = NULL;
 	size_t k = 0;
@@ -65,6 +66,9 @@ static int tier_defaults(cli *c, hf_repo *r, const char *tenant, char **keep, si
 	}
 	if (!c->val[O_PG] && k < cap && (keep[k] = cli_blueprint(c, t->tier, "path", tenant))) {
 		*paths = keep[k++];
+		if (k < cap && !cli_tenant_setting(c, tenant, "exclude") &&
+		    (keep[k] = cli_blueprint(c, t->tier, "exclude", tenant)))
+			*excludes = keep[k++];
 	}
 	hf_tenant_info_free(t, 1);
 	return 0;
@@ -107,7 +111,7 @@ int cmd_backup(cli *c)
 	hf_backup_options o;
 	hf_backup_result res;
 	hf_pg_source pg;
-	char *paths_storage = NULL, *excl_storage = NULL, *keep[16] = {NULL}, *tier_paths = NULL;
+	char *paths_storage = NULL, *excl_storage = NULL, *keep[16] = {NULL}, *tier_paths = NULL, *tier_excludes = NULL;
 	const char *tenant = c->val[O_TENANT];
 	int rc;
 
@@ -130,12 +134,13 @@ int cmd_backup(cli *c)
 		v[c->nmulti[O_PATH]++] = c->args[i];
 	}
 	tenant_defaults(c, tenant);
-	if ((rc = cli_open_repo(c, &r)) < 0 || (rc = tier_defaults(c, r, tenant, keep, 15, &tier_paths)) < 0)
+	if ((rc = cli_open_repo(c, &r)) < 0 || (rc = tier_defaults(c, r, tenant, keep, 15, &tier_paths, &tier_excludes)) < 0)
 		goto done;
 	if (!c->given[O_TAR] && !c->given[O_STDIN] && !c->val[O_PG] &&
 	    ((rc = config_list(c, O_PATH, tier_paths ? tier_paths : cli_tenant_setting(c, tenant, "path"),
 			       &paths_storage)) < 0 ||
-	     (rc = config_list(c, O_EXCLUDE, cli_tenant_setting(c, tenant, "exclude"), &excl_storage)) < 0))
+	     (rc = config_list(c, O_EXCLUDE, tier_excludes ? tier_excludes : cli_tenant_setting(c, tenant, "exclude"),
+			       &excl_storage)) < 0))
 		goto done;
 	memset(&o, 0, sizeof(o));
 	o.version = HF_BACKUP_OPTIONS_VERSION;

@@ -49,7 +49,7 @@ static int ensure_locked(hf_repo *r, const hf_tenant *t, const char *key, int64_
 		return 0;
 	st->heads++;
 	if ((rc = hf_storage_stat_object(r->storage, key, &s)) < 0)
-		return hf_error_wrap(rc, "unable to read the lock of pack '%s'", key);
+		return hf_error_wrap(rc, "unable to read the lock of '%s'", key);
 	if (s.lock_until >= needed) {
 		hf_catalog_pack_lock_put(r->catalog, key, s.lock_until);
 		return 0;
@@ -58,7 +58,7 @@ static int ensure_locked(hf_repo *r, const hf_tenant *t, const char *key, int64_
 	/* a COMPLIANCE lock stays COMPLIANCE; an unlocked or GOVERNANCE pack gets the tier's mode */
 	mode = s.lock_mode == HF_LOCK_COMPLIANCE ? HF_LOCK_COMPLIANCE : hf_repo_lock_mode(r, t);
 	if ((rc = hf_storage_extend_lock(r->storage, key, mode, until)) < 0)
-		return hf_error_wrap(rc, "unable to extend the lock of pack '%s'", key);
+		return hf_error_wrap(rc, "unable to extend the lock of '%s'", key);
 	st->extended++;
 	hf_catalog_pack_lock_put(r->catalog, key, until);
 	return 0;
@@ -91,6 +91,9 @@ int hf_ops_extend_locks(hf_repo *r, const hf_tenant *t, hf_index *ix, const hf_n
 		rc = ensure_locked(r, t, key, needed, &st);
 	}
 	free(used);
+	/* the repository config must outlive every snapshot too */
+	if (rc == 0)
+		rc = ensure_locked(r, t, "config", needed, &st);
 	if (st.extended)
 		hf_log_info("extended the object lock of %llu pack(s) of tenant '%s'", (unsigned long long)st.extended,
 			    t->id);

@@ -1,4 +1,5 @@
 /* hf_restore: resolve a tenant's snapshot and hand a reader to the source that recreates it. */
+#include "ops/adopt.h"
 #include "ops/reader.h"
 #include "ops/snapshots.h"
 #include "source/files/files.h"
@@ -107,7 +108,9 @@ int hf_restore(hf_repo *r, const hf_restore_options *o, hf_restore_result *out)
 	}
 	if (o->target_pg && o->in_place && (rc = safety_backup(r, o, &m, safety)) < 0)
 		goto done;
-	if ((rc = hf_index_new(&ix)) < 0 || (rc = hf_index_load(ix, r, t, warn_bad_index, NULL)) < 0)
+	/* packs whose index object is lost or was never written are still readable from their directories */
+	if ((rc = hf_index_new(&ix)) < 0 || (rc = hf_index_load(ix, r, t, warn_bad_index, NULL)) < 0 ||
+	    (rc = hf_ops_adopt_unindexed(r, t, ix)) < 0)
 		goto done;
 	if ((rc = hf_reader_open(&rd, r, t, ix, &m)) < 0)
 		goto done;

@@ -168,8 +168,16 @@ int hf_repo_init(const hf_repo_options *o, const hf_init_options *io, char out_r
 		goto done;
 	if ((rc = hf_keyslot_create(st, &c, master, &o->cred, io ? io->kdf_ops : 0, io ? io->kdf_mem : 0, slot)) < 0)
 		goto done;
-	if ((rc = hf_storage_put(st, "config", text, strlen(text), NULL)) < 0)
-		goto done;
+	{
+		/* the config is write-once like the data: locked for the repository's retention (extended by backups) */
+		hf_storage_put_opts cpo = {HF_LOCK_NONE, 0};
+		if (c.lock_mode != HF_LOCK_NONE) {
+			cpo.lock_mode = c.lock_mode;
+			cpo.lock_until = hf_clock_now_ns() / 1000000000 + (int64_t)c.lock_days * 86400;
+		}
+		if ((rc = hf_storage_put(st, "config", text, strlen(text), &cpo)) < 0)
+			goto done;
+	}
 	if (out_repo_id)
 		memcpy(out_repo_id, c.id, HF_ID_HEX + 1);
 done:

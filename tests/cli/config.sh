@@ -96,6 +96,20 @@ ok "$HOLDFAST" key add --new-key-file "$T/acme.key"
 ok "$HOLDFAST" --key-file "$T/acme.key" key list --json
 [ "$(jq -r '.[] | select(.current) | .type' "$OUT")" = keyfile ] || { show_last; fail "--key-file not used"; }
 
+say "a tier blueprint: path and exclude with {tenant}, used by a plain 'backup --tenant ID'"
+mkdir -p "$T/fleet/t-one/etc" "$T/fleet/t-one/logs"
+echo conf >"$T/fleet/t-one/etc/app.conf"
+echo noise >"$T/fleet/t-one/logs/app.log"
+printf '[repository]\nurl = %s\npassword-file = %s\n[tier fleet]\npath = %s/fleet/{tenant}\nexclude = *.log\n' \
+	"$T/fleetrepo" "$T/pass" "$T" >"$T/fleet.conf"
+ok "$HOLDFAST" --config "$T/fleet.conf" init --kdf-memory 8 --kdf-iterations 1
+ok "$HOLDFAST" --config "$T/fleet.conf" tenant add t-one --tier fleet
+ok "$HOLDFAST" --config "$T/fleet.conf" backup --tenant t-one --json
+[ "$(jq -r .files "$OUT")" = 1 ] || { show_last; fail "the blueprint's path/exclude were not applied"; }
+ok "$HOLDFAST" --config "$T/fleet.conf" restore --tenant t-one --target "$T/fleet-out"
+[ -f "$T/fleet-out$T/fleet/t-one/etc/app.conf" ] && [ ! -e "$T/fleet-out$T/fleet/t-one/logs/app.log" ] ||
+	fail "restored blueprint snapshot has the wrong content"
+
 say "no passphrase anywhere: status 2"
 expect_status 2 env HOLDFAST_CONFIG="$T/empty.conf" "$HOLDFAST" --repo "$REPO_CFG" snapshots
 expect_one_line_error

@@ -47,6 +47,7 @@ for k in $(list_keys "$B" "repo/data/") $(list_keys "$B" "repo/index/") $(list_k
 	n=$((n + 1))
 done
 check "objects were checked" [ "$n" -ge 3 ]
+head_obj "$B/repo/config" | grep -qi '^x-amz-object-lock-mode: GOVERNANCE' || fail "the repository config is not locked"
 for k in $(list_keys "$B" "repo/keys/"); do
 	head_obj "$B/$k" | grep -qi 'x-amz-object-lock-mode' && fail "key object $k must stay deletable (crypto-shredding)"
 done

@@ -208,13 +208,6 @@ FROM (SELECT array_agg(t ORDER BY t) AS slots
       FROM (SELECT t, (1.0 / t) / sum(1.0 / t) OVER () AS w FROM generate_series(1, :tenants) t) w,
            LATERAL generate_series(1, greatest(1, round(w * 10000)::int))) s;
 
--- Free text: n words of the vocabulary, common words (the start of the list) more often, as in notes.
-CREATE FUNCTION pg_temp.words(n int, voc text[]) RETURNS text
-LANGUAGE sql VOLATILE AS $$
-	SELECT upper(left(s, 1)) || substr(s, 2) || '.'
-	FROM (SELECT string_agg(voc[1 + floor(cardinality(voc) * random() * random())::int], ' ') AS s
-	      FROM generate_series(1, n)) w $$;
-
 CREATE FUNCTION pg_temp.tenant_of(pid bigint, slots int[], n int) RETURNS int
 LANGUAGE sql IMMUTABLE AS $$ SELECT slots[1 + ((hashint8(pid) & 2147483647) % n)] $$;
 
@@ -251,7 +244,17 @@ SELECT pg_temp.tenant_of(v.pid, g.slots, g.nslots), v.i, v.pid,
          'Reason: ' || l.reason[v.r] || '. ' || l.hx[1 + floor(random() * cardinality(l.hx))::int] || ' ' ||
          l.hx[1 + floor(random() * cardinality(l.hx))::int] || ' ' ||
          l.exam[1 + floor(random() * cardinality(l.exam))::int] || ' ' ||
-         pg_temp.words(6 + (v.i % 19)::int, l.voc) || ' Vitals: BP ' ||
+         -- free text: words of the vocabulary, the common ones (start of the list) more often
+         l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+         l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+         l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+         l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+         l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+         l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+         l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+         l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+         l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+         l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || '. Vitals: BP ' ||
          (105 + floor(random() * 55))::int || '/' || (60 + floor(random() * 35))::int || ' mmHg, HR ' ||
          (52 + floor(random() * 50))::int || ' bpm, T ' || round((36.1 + random() * 2.4)::numeric, 1) ||
          ' C, SpO2 ' || (93 + floor(random() * 7))::int || ' %, weight ' ||
@@ -292,7 +295,26 @@ SELECT v.tenant_id, d.i, v.patient_id, v.id, l.dkind[1 + (d.i % cardinality(l.dk
        v.clinician || E'\n' || l.city[1 + (d.i % cardinality(l.city))::int] || ', ' || to_char(v.visit_at, 'FMDD FMMonth YYYY') ||
        E'\n\nRe: patient MRN' || lpad(v.patient_id::text, 9, '0') || E'\nReason: ' || v.reason || ' (' || v.diagnosis_code || E')\n\n' ||
        array_to_string(ARRAY(SELECT l.para[1 + floor(random() * cardinality(l.para))::int] || ' ' ||
-           pg_temp.words(12 + ((d.i + p) % 29)::int, l.voc) || CASE WHEN p = 2 THEN
+           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
+           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || '.' || CASE WHEN p = 2 THEN
            ' Results: Hb ' || (105 + floor(random() * 60))::int || ' g/L, WCC ' || round((3.5 + random() * 9)::numeric, 1) ||
            ', platelets ' || (140 + floor(random() * 300))::int || ', Na ' || (133 + floor(random() * 12))::int ||
            ' mmol/L, K ' || round((3.3 + random() * 2)::numeric, 1) || ', creatinine ' || (50 + floor(random() * 90))::int ||

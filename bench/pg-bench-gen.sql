@@ -77,8 +77,9 @@ CREATE TABLE documents (
 	created_at timestamptz NOT NULL
 );
 
--- The word lists (temporary: they must not look like tenant data).
-CREATE TEMP TABLE lex AS SELECT
+-- The word lists, as psql variables lex_NAME holding array literals: constants in the plans (arrays read from
+-- a table would be TOASTed and decompressed on every subscript), and nothing that looks like tenant data.
+SELECT
 	ARRAY['Emma','Liam','Olivia','Noah','Ava','Lucas','Mia','Elias','Sofia','Mateo','Amelia','Leon',
 	      'Hannah','Jonas','Chloe','Finn','Lea','Paul','Ines','Hugo','Clara','Louis','Nora','Arthur',
 	      'Zoe','Theo','Ella','Oscar','Lina','Samuel','Maja','David','Sara','Jakob','Alice','Anton',
@@ -198,72 +199,77 @@ CREATE TEMP TABLE lex AS SELECT
 	      'relatives','informed','copy','sent','team','consultant','registrar','specialist','opinion','urgent',
 	      'routine','two-week','wait','pathway']::text[] AS voc,
 	ARRAY['None known','None known','None known','Penicillin','Latex','Peanuts','NSAIDs',
-	      'Shellfish','Sulfonamides','Pollen, house dust mite']::text[] AS allergy;
+	      'Shellfish','Sulfonamides','Pollen, house dust mite']::text[] AS allergy
+\gset lex_
 
--- Zipf weights (1/rank) spread over 10,000 slots: a row's tenant is slots[hash(patient id)].
+-- Zipf weights (1/rank) spread over 10,000 slots: a row's tenant is slots[hash(patient id)] (psql variable
+-- slots, an array literal; nslots its length).
+SELECT array_agg(t ORDER BY t) AS slots, count(*) AS nslots
+FROM (SELECT t, (1.0 / t) / sum(1.0 / t) OVER () AS w FROM generate_series(1, :tenants) t) w,
+     LATERAL generate_series(1, greatest(1, round(w * 10000)::int))
+\gset
 CREATE TEMP TABLE g AS
-SELECT s.slots, cardinality(s.slots) AS nslots, :patients::bigint AS np,
-       8 * :patients::bigint AS nv, timestamptz '2023-01-01' AS t0
-FROM (SELECT array_agg(t ORDER BY t) AS slots
-      FROM (SELECT t, (1.0 / t) / sum(1.0 / t) OVER () AS w FROM generate_series(1, :tenants) t) w,
-           LATERAL generate_series(1, greatest(1, round(w * 10000)::int))) s;
-
-CREATE FUNCTION pg_temp.tenant_of(pid bigint, slots int[], n int) RETURNS int
-LANGUAGE sql IMMUTABLE AS $$ SELECT slots[1 + ((hashint8(pid) & 2147483647) % n)] $$;
+SELECT :patients::bigint AS np, 8 * :patients::bigint AS nv, timestamptz '2023-01-01' AS t0;
 
 \echo patients
 INSERT INTO patients
-SELECT pg_temp.tenant_of(i, g.slots, g.nslots), i,
+SELECT (:'slots'::int[])[1 + ((hashint8(i) & 2147483647) % :nslots)], i,
        'MRN' || lpad(i::text, 9, '0'),
-       l.fn[1 + floor(random() * cardinality(l.fn))::int],
-       l.ln[1 + floor(random() * cardinality(l.ln))::int],
+       (:'lex_fn'::text[])[1 + floor(random() * cardinality((:'lex_fn'::text[])))::int],
+       (:'lex_ln'::text[])[1 + floor(random() * cardinality((:'lex_ln'::text[])))::int],
        date '1930-01-01' + floor(random() * 33000)::int,
        CASE WHEN random() < 0.5 THEN 'F' ELSE 'M' END,
-       (1 + floor(random() * 240))::int || ' ' || l.street[1 + floor(random() * cardinality(l.street))::int],
-       l.city[1 + floor(random() * cardinality(l.city))::int],
+       (1 + floor(random() * 240))::int || ' ' || (:'lex_street'::text[])[1 + floor(random() * cardinality((:'lex_street'::text[])))::int],
+       (:'lex_city'::text[])[1 + floor(random() * cardinality((:'lex_city'::text[])))::int],
        lpad((1000 + floor(random() * 8999))::int::text, 4, '0') || ' ' || chr(65 + floor(random() * 26)::int) || chr(65 + floor(random() * 26)::int),
        '+31 6 ' || lpad(floor(random() * 100000000)::bigint::text, 8, '0'),
-       lower(l.fn[1 + (i % cardinality(l.fn))::int]) || '.' || lower(l.ln[1 + ((i / 7) % cardinality(l.ln))::int]) || (i % 97) || '@mail.example',
+       lower((:'lex_fn'::text[])[1 + (i % cardinality((:'lex_fn'::text[])))::int]) || '.' || lower((:'lex_ln'::text[])[1 + ((i / 7) % cardinality((:'lex_ln'::text[])))::int]) || (i % 97) || '@mail.example',
        CASE WHEN random() < 0.9 THEN 'INS-' || upper(substr(md5(i::text), 1, 10)) END,
-       l.allergy[1 + floor(random() * cardinality(l.allergy))::int],
+       (:'lex_allergy'::text[])[1 + floor(random() * cardinality((:'lex_allergy'::text[])))::int],
        g.t0 + (i::float8 / g.np) * interval '1000 days',
        g.t0 + (i::float8 / g.np) * interval '1000 days' + floor(random() * 300) * interval '1 day'
-FROM g, lex l, generate_series(1, (SELECT np FROM g)) i;
+FROM g, generate_series(1, (SELECT np FROM g)) i;
 
 \echo visits
 -- Ids follow time: the most recent visits have the highest ids; the latest 3 % are still 'scheduled'.
 INSERT INTO visits
-SELECT pg_temp.tenant_of(v.pid, g.slots, g.nslots), v.i, v.pid,
-       l.clin[1 + floor(random() * cardinality(l.clin))::int],
+SELECT (:'slots'::int[])[1 + ((hashint8(v.pid) & 2147483647) % :nslots)], v.i, v.pid,
+       (:'lex_clin'::text[])[1 + floor(random() * cardinality((:'lex_clin'::text[])))::int],
        date_trunc('minute', g.t0 + (v.i::float8 / g.nv) * interval '1095 days'),
-       l.kind[1 + floor(random() * cardinality(l.kind))::int],
+       (:'lex_kind'::text[])[1 + floor(random() * cardinality((:'lex_kind'::text[])))::int],
        CASE WHEN v.i > g.nv * 0.97 THEN 'scheduled' WHEN v.i % 8 = 7 THEN 'cancelled'
             WHEN v.i % 8 = 6 THEN 'no-show' ELSE 'completed' END,
-       l.reason[v.r], l.dx[v.r],
+       (:'lex_reason'::text[])[v.r], (:'lex_dx'::text[])[v.r],
        CASE WHEN v.i <= g.nv * 0.97 AND v.i % 8 < 6 THEN
-         'Reason: ' || l.reason[v.r] || '. ' || l.hx[1 + floor(random() * cardinality(l.hx))::int] || ' ' ||
-         l.hx[1 + floor(random() * cardinality(l.hx))::int] || ' ' ||
-         l.exam[1 + floor(random() * cardinality(l.exam))::int] || ' ' ||
+         'Reason: ' || (:'lex_reason'::text[])[v.r] || '. ' || (:'lex_hx'::text[])[1 + floor(random() * cardinality((:'lex_hx'::text[])))::int] || ' ' ||
+         (:'lex_hx'::text[])[1 + floor(random() * cardinality((:'lex_hx'::text[])))::int] || ' ' ||
+         (:'lex_exam'::text[])[1 + floor(random() * cardinality((:'lex_exam'::text[])))::int] || ' ' ||
          -- free text: words of the vocabulary, the common ones (start of the list) more often
-         l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-         l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-         l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-         l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-         l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-         l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-         l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-         l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-         l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-         l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || '. Vitals: BP ' ||
+         (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+         (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+         (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+         (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+         (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+         (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+         (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+         (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+         (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+         (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+         (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+         (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+         (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+         (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+         (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+         (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || '. Vitals: BP ' ||
          (105 + floor(random() * 55))::int || '/' || (60 + floor(random() * 35))::int || ' mmHg, HR ' ||
          (52 + floor(random() * 50))::int || ' bpm, T ' || round((36.1 + random() * 2.4)::numeric, 1) ||
          ' C, SpO2 ' || (93 + floor(random() * 7))::int || ' %, weight ' ||
-         round((48 + random() * 70)::numeric, 1) || ' kg. Assessment: ' || l.dx[v.r] || '. ' ||
-         l.plan[1 + floor(random() * cardinality(l.plan))::int] END,
+         round((48 + random() * 70)::numeric, 1) || ' kg. Assessment: ' || (:'lex_dx'::text[])[v.r] || '. ' ||
+         (:'lex_plan'::text[])[1 + floor(random() * cardinality((:'lex_plan'::text[])))::int] END,
        date_trunc('minute', g.t0 + (v.i::float8 / g.nv) * interval '1095 days') + interval '2 hours'
-FROM g, lex l,
+FROM g,
      LATERAL (SELECT i, 1 + floor(random() * g.np)::bigint AS pid,
-                     1 + floor(random() * cardinality(l.reason))::int AS r
+                     1 + floor(random() * cardinality((:'lex_reason'::text[])))::int AS r
               FROM generate_series(1, g.nv) i OFFSET 0) v; -- OFFSET 0: one random() per row, not per use
 
 \echo invoices
@@ -271,59 +277,70 @@ FROM g, lex l,
 INSERT INTO invoices
 SELECT v.tenant_id, v.id, 'INV-' || to_char(v.visit_at, 'YYYY') || '-' || lpad(v.id::text, 9, '0'),
        v.id, v.patient_id, v.visit_at + interval '1 day', (v.visit_at + interval '31 days')::date,
-       l.payer[1 + floor(random() * cardinality(l.payer))::int],
+       (:'lex_payer'::text[])[1 + floor(random() * cardinality((:'lex_payer'::text[])))::int],
        CASE WHEN v.id > g.nv * 0.92 THEN 'open' WHEN v.id % 53 = 0 THEN 'written off' ELSE 'paid' END,
        round((20 + random() * 380)::numeric, 2), 'EUR',
        CASE WHEN v.id <= g.nv * 0.92 THEN v.visit_at + (5 + floor(random() * 40)) * interval '1 day' END
-FROM visits v, g, lex l
+FROM visits v, g
 WHERE v.status = 'completed';
 
 \echo invoice_lines
 INSERT INTO invoice_lines
-SELECT i.tenant_id, i.id, n, l.item[k], l.item[k] || ' (' || to_char(i.issued_at, 'DD Mon YYYY') || ')',
-       CASE WHEN random() < 0.85 THEN 1 ELSE 2 END, l.price[k], CASE WHEN k IN (13, 14) THEN 21.00 ELSE 0.00 END
-FROM invoices i, lex l,
-     LATERAL (SELECT n, 1 + floor(random() * cardinality(l.item))::int AS k
+SELECT i.tenant_id, i.id, n, (:'lex_item'::text[])[k], (:'lex_item'::text[])[k] || ' (' || to_char(i.issued_at, 'DD Mon YYYY') || ')',
+       CASE WHEN random() < 0.85 THEN 1 ELSE 2 END, (:'lex_price'::numeric[])[k], CASE WHEN k IN (13, 14) THEN 21.00 ELSE 0.00 END
+FROM invoices i,
+     LATERAL (SELECT n, 1 + floor(random() * cardinality((:'lex_item'::text[])))::int AS k
               FROM generate_series(1, 1 + (i.id % 4)::int) n OFFSET 0) x;
 
 \echo documents
--- 1.5 documents per patient, attached to a visit; letters of 1-3 KB.
+-- 1.5 documents per patient, attached to a visit; letters of 1-3 KB, 2-6 paragraphs of a template
+-- sentence and free text.
 INSERT INTO documents
-SELECT v.tenant_id, d.i, v.patient_id, v.id, l.dkind[1 + (d.i % cardinality(l.dkind))::int],
-       initcap(l.dkind[1 + (d.i % cardinality(l.dkind))::int]) || ': ' || v.reason,
+SELECT v.tenant_id, d.i, v.patient_id, v.id, (:'lex_dkind'::text[])[1 + (d.i % cardinality((:'lex_dkind'::text[])))::int],
+       initcap((:'lex_dkind'::text[])[1 + (d.i % cardinality((:'lex_dkind'::text[])))::int]) || ': ' || v.reason,
        'text/plain',
-       v.clinician || E'\n' || l.city[1 + (d.i % cardinality(l.city))::int] || ', ' || to_char(v.visit_at, 'FMDD FMMonth YYYY') ||
+       v.clinician || E'\n' || (:'lex_city'::text[])[1 + (d.i % cardinality((:'lex_city'::text[])))::int] || ', ' || to_char(v.visit_at, 'FMDD FMMonth YYYY') ||
        E'\n\nRe: patient MRN' || lpad(v.patient_id::text, 9, '0') || E'\nReason: ' || v.reason || ' (' || v.diagnosis_code || E')\n\n' ||
-       array_to_string(ARRAY(SELECT l.para[1 + floor(random() * cardinality(l.para))::int] || ' ' ||
-           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || ' ' ||
-           l.voc[1 + floor(cardinality(l.voc) * random() * random())::int] || '.' || CASE WHEN p = 2 THEN
+       array_to_string(ARRAY(SELECT (:'lex_para'::text[])[1 + floor(random() * cardinality((:'lex_para'::text[])))::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || ' ' ||
+           (:'lex_voc'::text[])[1 + floor(cardinality((:'lex_voc'::text[])) * random() * random())::int] || '.' || CASE WHEN p = 2 THEN
            ' Results: Hb ' || (105 + floor(random() * 60))::int || ' g/L, WCC ' || round((3.5 + random() * 9)::numeric, 1) ||
            ', platelets ' || (140 + floor(random() * 300))::int || ', Na ' || (133 + floor(random() * 12))::int ||
            ' mmol/L, K ' || round((3.3 + random() * 2)::numeric, 1) || ', creatinine ' || (50 + floor(random() * 90))::int ||
            ' umol/L, eGFR ' || (45 + floor(random() * 50))::int || ', CRP ' || floor(random() * 40)::int || ' mg/L.'
            ELSE '' END
-         FROM generate_series(1, 3 + (d.i % 6)::int) p), E'\n\n') ||
+         FROM generate_series(1, 2 + (d.i % 5)::int) p), E'\n\n') ||
        E'\n\nKind regards,\n' || v.clinician,
        v.visit_at + interval '3 hours'
-FROM g, lex l, generate_series(1, (SELECT np * 3 / 2 FROM g)) d(i), visits v
+FROM g, generate_series(1, (SELECT np * 3 / 2 FROM g)) d(i), visits v
 WHERE v.id = 1 + (d.i * 16 / 3) % g.nv;
 
 \echo keys and indexes

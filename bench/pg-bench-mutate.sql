@@ -1,11 +1,12 @@
 -- bench/pg-bench: one busy day of one tenant, about :pct % of its rows changed (half updated, half
 -- inserted) plus a few scattered edits. Works on the shared database and on the tenant's own copy alike.
--- psql variables: tenant, pct, seed. Prints one line: "mutation: ...".
+-- psql variables: tenant, pct, seed, scattered (on/off). Prints one line: "mutation: ...".
 --   * visits: the oldest scheduled visits (pct/2 % of the tenant's visits) are completed, with notes;
 --   * invoices: the oldest open invoices (pct/2 %) are paid and their lines re-priced by the payer;
 --   * new rows (pct/2 % of each table): appointments, invoices with lines for the completed visits,
 --     clinic letters, patients;
---   * scattered: 10 patients change address, 5 cancelled visits and 3 documents are deleted.
+--   * scattered (unless scattered=off): 10 patients change address, 5 cancelled visits and 3 documents
+--     are deleted.
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
@@ -108,6 +109,7 @@ WITH u AS (INSERT INTO patients (tenant_id, mrn, first_name, last_name, birth_da
 INSERT INTO chg SELECT 'patients', 'inserted', count(*) FROM u;
 
 -- Scattered edits: address changes, mistaken entries deleted.
+\if :scattered
 WITH u AS (UPDATE patients p SET address = '12 Canal Street', city = 'Utrecht', postcode = '3511 AA', updated_at = m.today
 	FROM tp, m, generate_series(1, 10) k
 	WHERE p.tenant_id = :tenant AND p.id = tp.ids[1 + (cardinality(tp.ids) - 1) * k / 11] RETURNING 1)
@@ -121,6 +123,7 @@ WITH c AS (SELECT id, row_number() OVER (ORDER BY id) AS rn, count(*) OVER () AS
 u AS (DELETE FROM documents d USING c WHERE d.tenant_id = :tenant AND d.id = c.id
       AND c.rn IN (SELECT 1 + (c2.n - 1) * k / 4 FROM (SELECT max(n) AS n FROM c) c2, generate_series(1, 3) k) RETURNING 1)
 INSERT INTO chg SELECT 'documents', 'deleted', count(*) FROM u;
+\endif
 COMMIT;
 
 \pset format unaligned

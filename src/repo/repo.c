@@ -1,5 +1,6 @@
 /* Opening and creating repositories; key slot and tenant management behind the public API. */
 #include "repo/repo.h"
+#include "repo/packcache.h"
 #include "util/clock.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -214,6 +215,9 @@ int hf_repo_open(hf_repo **out, const hf_repo_options *o)
 	if (r->threads < 1)
 		r->threads = 1;
 	r->parallel = o->parallel > 0 ? o->parallel : 8;
+	/* 6 packs (~100 MiB) hold the working set of a restore; local reads need no cache */
+	if (!hf_storage_has(r->storage, HF_STORAGE_FEAT_LOCAL) && (rc = hf_pack_cache_new(&r->packs, 6)) < 0)
+		goto fail;
 	*out = r;
 	return 0;
 fail:
@@ -226,6 +230,7 @@ void hf_repo_free(hf_repo *r)
 	if (!r)
 		return;
 	hf_catalog_free(r->catalog);
+	hf_pack_cache_free(r->packs);
 	hf_storage_free(r->storage);
 	hf_secure_free(r->master);
 	free(r->catalog_path);

@@ -52,7 +52,10 @@ typedef struct hf_tier_policy {
 	int lock_days;          /* 0: the repository's */
 } hf_tier_policy;
 
+struct hf_pack_cache;
+
 struct hf_repo {
+	struct hf_pack_cache *packs; /* remote storage: whole-pack LRU for reads (NULL on local storage) */
 	hf_tier_policy *tiers;
 	size_t ntiers;
 	hf_storage *storage;

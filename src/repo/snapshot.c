@@ -1,5 +1,6 @@
 /* Snapshot manifests (snapshots/<tid>/<id>), blob reads and tree loading. */
 #include "repo/pack.h"
+#include "repo/packcache.h"
 #include "repo/tree.h"
 #include "compress/compress.h"
 #include "util/clock.h"
@@ -194,7 +195,9 @@ int hf_blob_read(hf_repo *r, const hf_tenant *t, hf_index *ix, const uint8_t id[
 		return hf_error_set(HF_ENOTFOUND, "blob %.16s of tenant '%s' is not in any index", bid, t->id);
 	hf_hex_encode(pid, hf_index_pack_id(ix, e.pack), HF_ID_BYTES);
 	hf_key_pack(key, sizeof(key), t->tid, pid);
-	if ((rc = hf_storage_get_range(r->storage, key, e.offset, e.length, &sealed)) < 0) {
+	rc = r->packs ? hf_pack_cache_read(r->packs, r->storage, key, e.offset, e.length, &sealed)
+		      : hf_storage_get_range(r->storage, key, e.offset, e.length, &sealed);
+	if (rc < 0) {
 		if (rc == HF_ENOTFOUND)
 			rc = hf_error_set(HF_ENOTFOUND, "pack '%s' is missing (blob %.16s)", key, bid);
 		goto done; /* a short read may have grown `sealed` */

@@ -197,7 +197,6 @@ int hf_repo_open(hf_repo **out, const hf_repo_options *o)
 		return rc;
 	if (!(r = calloc(1, sizeof(*r))))
 		return hf_error_set(HF_ENOMEM, "out of memory");
-	pthread_mutex_init(&r->lock, NULL);
 	if ((rc = open_storage(o, &r->storage)) < 0 || (rc = hf_repo_config_read(r->storage, &r->config)) < 0)
 		goto fail;
 	if (!(r->master = hf_secure_alloc(HF_KEY_BYTES))) {
@@ -237,7 +236,6 @@ void hf_repo_free(hf_repo *r)
 	for (size_t i = 0; i < r->ntiers; i++)
 		free(r->tiers[i].name);
 	free(r->tiers);
-	pthread_mutex_destroy(&r->lock);
 	free(r);
 }
 

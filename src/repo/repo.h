@@ -67,7 +67,6 @@ struct hf_repo {
 	int compression;
 	int threads;
 	int parallel;              /* concurrent transfers to remote storage */
-	pthread_mutex_t lock;
 };
 
 /* config.c */

@@ -31,6 +31,6 @@ say "usage errors are one exact line"
 expect_status 2 hf snapshots --target x
 diff -u <(echo "holdfast: error: option '--target' does not apply to 'snapshots'") "$ERR" || fail "usage error text changed"
 expect_status 5 hf snapshots --tenant nobody
-head -1 "$ERR" | diff -u <(echo "holdfast: error: unknown tenant 'nobody' in repository '$REPO'") - ||
+head -1 "$ERR" | diff -u <(echo "holdfast: error: unknown tenant 'nobody' in repository 'file://$REPO'") - ||
 	fail "unknown-tenant error text changed"
 say "ok"

@@ -8,6 +8,8 @@
 #include "util/hex.h"
 
 #include <jansson.h>
+
+#define HF_SMALL_BLOB (256u * 1024)
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,8 +197,12 @@ int hf_blob_read(hf_repo *r, const hf_tenant *t, hf_index *ix, const uint8_t id[
 		return hf_error_set(HF_ENOTFOUND, "blob %.16s of tenant '%s' is not in any index", bid, t->id);
 	hf_hex_encode(pid, hf_index_pack_id(ix, e.pack), HF_ID_BYTES);
 	hf_key_pack(key, sizeof(key), t->tid, pid);
-	rc = r->packs ? hf_pack_cache_read(r->packs, r->storage, key, e.offset, e.length, &sealed)
-		      : hf_storage_get_range(r->storage, key, e.offset, e.length, &sealed);
+	/* Small blobs (small files, trees) come through the whole-pack cache of remote storage: they sit
+	 * together in a few packs and one GET serves hundreds. Large chunks are fetched by range: each is
+	 * one efficient request, and caching whole packs for them would only thrash the cache. */
+	rc = r->packs && e.length < HF_SMALL_BLOB
+		     ? hf_pack_cache_read(r->packs, r->storage, key, e.offset, e.length, &sealed)
+		     : hf_storage_get_range(r->storage, key, e.offset, e.length, &sealed);
 	if (rc < 0) {
 		if (rc == HF_ENOTFOUND)
 			rc = hf_error_set(HF_ENOTFOUND, "pack '%s' is missing (blob %.16s)", key, bid);

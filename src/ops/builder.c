@@ -344,11 +344,7 @@ static int put_blob(hf_builder *b, uint8_t type, const uint8_t *data, size_t len
 	uint8_t *copy;
 	hf_mac(id_out, data, len, b->t->keys->mac);
 	if (hf_index_reserve(b->ix, id_out, type, (uint32_t)len) == 0)
-		return 0;
-	pthread_mutex_lock(&b->mu);
-	b->new_chunks++;
-	b->new_bytes += len;
-	pthread_mutex_unlock(&b->mu);
+		return 0; /* metadata is not counted in chunks/new_bytes (file data); it is in `stored` */
 	if (!(copy = malloc(len ? len : 1)))
 		return hf_error_set(HF_ENOMEM, "out of memory");
 	memcpy(copy, data, len);
@@ -582,7 +578,7 @@ static int sink_info(hf_sink *s, const char *json)
 }
 
 int hf_builder_new(hf_builder **out, hf_repo *r, hf_tenant *t, hf_index *ix, hf_node *parent,
-		   hf_progress_cb progress, void *progress_payload)
+		   const hf_chunker_params *params, hf_progress_cb progress, void *progress_payload)
 {
 	hf_builder *b = calloc(1, sizeof(*b));
 	uint64_t gear[256];
@@ -604,7 +600,7 @@ int hf_builder_new(hf_builder **out, hf_repo *r, hf_tenant *t, hf_index *ix, hf_
 	b->progress = progress;
 	b->progress_payload = progress_payload;
 	hf_gear_table(gear, t->keys->gear_seed);
-	hf_chunker_init(&b->chunker, &r->config.chunker, gear);
+	hf_chunker_init(&b->chunker, params ? params : &r->config.chunker, gear);
 	hf_memzero(gear, sizeof(gear));
 	pthread_mutex_init(&b->mu, NULL);
 	pthread_mutex_init(&b->pack_mu, NULL);

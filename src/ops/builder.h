@@ -8,9 +8,10 @@
 
 typedef struct hf_builder hf_builder;
 
-/* parent: the previous snapshot's loaded tree (borrowed, may be NULL): unchanged files reuse its chunks. */
+/* parent: the previous snapshot's loaded tree (borrowed, may be NULL): unchanged files reuse its chunks.
+ * params: chunking parameters (NULL: the repository's). */
 int hf_builder_new(hf_builder **out, hf_repo *r, hf_tenant *t, hf_index *ix, hf_node *parent,
-		   hf_progress_cb progress, void *progress_payload);
+		   const hf_chunker_params *params, hf_progress_cb progress, void *progress_payload);
 hf_sink *hf_builder_sink(hf_builder *b);
 /* Finish: write trees, flush packs and index, then the manifest (visible only now). m holds tenant,
  * source, label, parent; stats, tree, time and recovery point are filled in. */

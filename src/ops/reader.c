@@ -113,6 +113,16 @@ done:
 	return rc;
 }
 
+static uint64_t rd_locate(hf_snapshot_reader *sr, const char *name)
+{
+	hf_reader *rd = (hf_reader *)sr;
+	hf_node *n = hf_node_lookup(rd->root, name);
+	hf_index_entry e;
+	if (!n || n->type != HF_ENTRY_FILE || !n->ncontent || hf_index_get(rd->ix, n->content[0], &e) < 0)
+		return 0;
+	return (uint64_t)e.pack << 32 | e.offset;
+}
+
 static const char *rd_info(hf_snapshot_reader *sr) { return ((hf_reader *)sr)->source_info; }
 
 int hf_reader_open(hf_reader **out, hf_repo *r, const hf_tenant *t, hf_index *ix, const hf_manifest *m)
@@ -126,6 +136,7 @@ int hf_reader_open(hf_reader **out, hf_repo *r, const hf_tenant *t, hf_index *ix
 	rd->iface.walk = rd_walk;
 	rd->iface.read = rd_read;
 	rd->iface.source_info = rd_info;
+	rd->iface.locate = rd_locate;
 	rd->r = r;
 	rd->t = t;
 	rd->ix = ix;

@@ -214,8 +214,8 @@ int hf_repo_open(hf_repo **out, const hf_repo_options *o)
 	if (r->threads < 1)
 		r->threads = 1;
 	r->parallel = o->parallel > 0 ? o->parallel : 8;
-	/* 6 packs (~100 MiB) hold the working set of a restore; local reads need no cache */
-	if (!hf_storage_has(r->storage, HF_STORAGE_FEAT_LOCAL) && (rc = hf_pack_cache_new(&r->packs, 6)) < 0)
+	/* 4 packs (~64 MiB) hold the working set of a restore that reads files in storage order */
+	if (!hf_storage_has(r->storage, HF_STORAGE_FEAT_LOCAL) && (rc = hf_pack_cache_new(&r->packs, 4)) < 0)
 		goto fail;
 	*out = r;
 	return 0;

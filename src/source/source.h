@@ -60,6 +60,10 @@ struct hf_snapshot_reader {
 	/* Stream a FILE entry's content through cb, chunk by chunk, verifying it. */
 	int (*read)(hf_snapshot_reader *r, const char *name,
 		    int (*cb)(const void *data, size_t len, void *payload), void *payload);
+	/* Optional (may be NULL): a sort key for where a FILE's data is stored (its first chunk's pack and
+	 * offset). Reading files in this order lets remote reads serve neighbouring small files from one
+	 * fetched pack. */
+	uint64_t (*locate)(hf_snapshot_reader *r, const char *name);
 	/* The manifest's source_info JSON text (NULL if none); valid for the reader's lifetime. */
 	const char *(*source_info)(hf_snapshot_reader *r);
 };

@@ -28,8 +28,11 @@ typedef struct dircache {
 
 typedef struct job {
 	uint64_t size;
+	uint64_t where; /* storage location (reader->locate), 0 when unknown */
 	size_t idx;
 } job;
+
+#define BIG_FILE (16u << 20)
 
 typedef struct restore {
 	hf_snapshot_reader *r;
@@ -445,9 +448,18 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Big files first, biggest first (they take longest); the rest in storage order, so that remote
+ * reads of neighbouring small files are served by one fetched pack. */
 static int cmp_jobs(const void *a, const void *b)
 {
 	const job *x = a, *y = b;
+	int xb = x->size >= BIG_FILE, yb = y->size >= BIG_FILE;
+	if (xb != yb)
+		return xb ? -1 : 1;
+	if (xb && x->size != y->size)
+		return x->size < y->size ? 1 : -1;
+	if (x->where != y->where)
+		return x->where < y->where ? -1 : 1;
 	if (x->size != y->size)
 		return x->size < y->size ? 1 : -1;
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
@@ -470,7 +482,8 @@ static int run_workers(restore *rs)
 	rs->njobs = 0;
 	for (size_t i = 0; i < rs->list.len; i++)
 		if (rs->list.v[i].m.type == HF_ENTRY_FILE)
-			rs->jobs[rs->njobs++] = (job){rs->list.v[i].m.size, i};
+			rs->jobs[rs->njobs++] = (job){rs->list.v[i].m.size,
+						      rs->r->locate ? rs->r->locate(rs->r, rs->list.v[i].m.name) : 0, i};
 	qsort(rs->jobs, rs->njobs, sizeof(*rs->jobs), cmp_jobs);
 	if (n > rs->njobs)
 		n = rs->njobs;

@@ -251,6 +251,20 @@ done:
 	return u->found || u->err ? 1 : 0;
 }
 
+int hf_keyslot_check(const hf_credential *cred)
+{
+	secret s = {0};
+	int rc;
+	if (cred->key_file && access(cred->key_file, F_OK) != 0)
+		return 0; /* a new key file will be created */
+	if ((rc = load_secret(cred, &s)) < 0)
+		return rc;
+	if (!s.is_keyfile && s.len < 8)
+		rc = hf_error_set(HF_EUSAGE, "passphrase is too short (%zu characters; at least 8)", s.len);
+	secret_free(&s);
+	return rc;
+}
+
 int hf_keyslot_unlock(hf_storage *st, const hf_repo_config *c, const hf_credential *cred, uint8_t *master_out,
 		      char out_id[33])
 {

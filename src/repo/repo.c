@@ -116,7 +116,7 @@ int hf_repo_init(const hf_repo_options *o, const hf_init_options *io, char out_r
 	char slot[33], *text = NULL;
 	int rc, ok;
 
-	if ((rc = hf_crypto_init()) < 0)
+	if ((rc = hf_crypto_init()) < 0 || (rc = hf_keyslot_check(&o->cred)) < 0)
 		return rc;
 	memset(&c, 0, sizeof(c));
 	c.version = HF_FORMAT_VERSION;

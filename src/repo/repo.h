@@ -77,6 +77,8 @@ int hf_repo_config_read(hf_storage *s, hf_repo_config *out);
 /* keyslot.c: credential -> master key */
 int hf_keyslot_create(hf_storage *s, const hf_repo_config *c, const uint8_t *master, const hf_credential *cred,
 		      uint64_t kdf_ops, size_t kdf_mem, char out_id[33]);
+/* Check a credential for a new slot before anything is created (readable, passphrase long enough). */
+int hf_keyslot_check(const hf_credential *cred);
 int hf_keyslot_unlock(hf_storage *s, const hf_repo_config *c, const hf_credential *cred, uint8_t *master_out,
 		      char out_id[33]);
 

@@ -191,20 +191,23 @@ static void *storer_main(void *arg)
 	return NULL;
 }
 
-/* Large chunks are sampled first: incompressible data (media, archives, encrypted files) is stored
- * without paying for a full compression pass. */
+/* Large chunks are sampled first (start, middle, end): incompressible data (media, archives, encrypted
+ * files) is stored without paying for a full compression pass, while a chunk with any compressible
+ * region (disk images, mixed files) is compressed whole. */
 static int worth_compressing(hf_zctx *z, hf_buf *zbuf, const uint8_t *data, size_t len)
 {
 	const size_t sample = 32u * 1024;
-	size_t zl = 0;
 	if (len < 8 * sample)
 		return 1;
 	zbuf->len = 0;
 	if (hf_buf_reserve(zbuf, hf_zstd_bound(sample)) < 0)
 		return 1;
-	if (hf_zstd_compress(z, zbuf->data, zbuf->cap, &zl, data + len / 2 - sample / 2, sample) < 0)
-		return 1;
-	return zl < sample - sample / 16;
+	for (int i = 0; i < 3; i++) {
+		size_t at = i == 0 ? 0 : i == 1 ? len / 2 - sample / 2 : len - sample, zl = 0;
+		if (hf_zstd_compress(z, zbuf->data, zbuf->cap, &zl, data + at, sample) < 0 || zl < sample - sample / 16)
+			return 1;
+	}
+	return 0;
 }
 
 /* Hash, deduplicate, compress (when it pays), seal and append one blob to the shared pack. */

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ENTRY_BYTES 46
 
 struct hf_index {
 	pthread_mutex_t mu;
@@ -178,7 +177,18 @@ int hf_index_foreach(hf_index *ix, hf_index_iter_cb cb, void *payload)
 	return 0;
 }
 
-static void put_entry(uint8_t *p, const hf_index_entry *e)
+void hf_index_entry_decode(hf_index_entry *e, const uint8_t *p)
+{
+	e->type = p[0];
+	e->comp = p[1];
+	memcpy(e->id, p + 2, HF_ID_BYTES);
+	e->offset = hf_le32(p + 34);
+	e->length = hf_le32(p + 38);
+	e->raw = hf_le32(p + 42);
+	e->pack = 0;
+}
+
+void hf_index_entry_encode(uint8_t *p, const hf_index_entry *e)
 {
 	p[0] = e->type;
 	p[1] = e->comp;
@@ -211,16 +221,16 @@ static int serialize_locked(hf_index *ix, size_t from, size_t to, hf_buf *out)
 		    (rc = hf_buf_append_le32(out, counts[p - from])) < 0)
 			goto done;
 		pos[p - from] = out->len;
-		if ((rc = hf_buf_reserve(out, (size_t)counts[p - from] * ENTRY_BYTES)) < 0)
+		if ((rc = hf_buf_reserve(out, (size_t)counts[p - from] * HF_ENTRY_BYTES)) < 0)
 			goto done;
-		out->len += (size_t)counts[p - from] * ENTRY_BYTES;
+		out->len += (size_t)counts[p - from] * HF_ENTRY_BYTES;
 	}
 	for (size_t i = 0; i < ix->cap; i++) {
 		const hf_index_entry *e = &ix->slots[i];
 		if (e->pack != HF_PACK_PENDING && e->pack >= from && e->pack < to &&
 		    memcmp(e->id, zero_id, HF_ID_BYTES) != 0) {
-			put_entry(out->data + pos[e->pack - from], e);
-			pos[e->pack - from] += ENTRY_BYTES;
+			hf_index_entry_encode(out->data + pos[e->pack - from], e);
+			pos[e->pack - from] += HF_ENTRY_BYTES;
 		}
 	}
 done:
@@ -282,7 +292,7 @@ int hf_index_parse(const uint8_t *data, size_t len, hf_index_pack_cb cb, void *p
 		pid = data + off;
 		n = hf_le32(data + off + HF_ID_BYTES);
 		off += HF_ID_BYTES + 4;
-		if ((len - off) / ENTRY_BYTES < n) {
+		if ((len - off) / HF_ENTRY_BYTES < n) {
 			rc = hf_error_set(HF_ECORRUPT, "%s is truncated", what);
 			goto done;
 		}
@@ -295,15 +305,8 @@ int hf_index_parse(const uint8_t *data, size_t len, hf_index_pack_cb cb, void *p
 			ents = ne;
 			cap = n;
 		}
-		for (uint32_t i = 0; i < n; i++, off += ENTRY_BYTES) {
-			const uint8_t *q = data + off;
-			ents[i].type = q[0];
-			ents[i].comp = q[1];
-			memcpy(ents[i].id, q + 2, HF_ID_BYTES);
-			ents[i].offset = hf_le32(q + 34);
-			ents[i].length = hf_le32(q + 38);
-			ents[i].raw = hf_le32(q + 42);
-			ents[i].pack = 0;
+		for (uint32_t i = 0; i < n; i++, off += HF_ENTRY_BYTES) {
+			hf_index_entry_decode(&ents[i], data + off);
 			if (ents[i].type > HF_BLOB_TREE || ents[i].comp > HF_COMP_ZSTD ||
 			    ents[i].length < HF_AEAD_OVERHEAD) {
 				rc = hf_error_set(HF_ECORRUPT, "%s has an invalid entry", what);

@@ -20,6 +20,12 @@ typedef struct hf_index_entry {
 	uint8_t comp;
 } hf_index_entry;
 
+/* The 46-byte on-disk entry shared by index objects and pack directories:
+ * type u8 | comp u8 | id[32] | offset u32 | length u32 | raw u32 (little-endian). */
+#define HF_ENTRY_BYTES 46
+void hf_index_entry_encode(uint8_t *p, const hf_index_entry *e);
+void hf_index_entry_decode(hf_index_entry *e, const uint8_t *p);
+
 typedef struct hf_index hf_index;
 
 int hf_index_new(hf_index **out);

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DIR_ENTRY 46
 
 static void blob_ad(uint8_t *ad, const uint8_t *tid, const hf_index_entry *e)
 {
@@ -75,18 +74,11 @@ int hf_pack_finish(hf_pack_builder *b, const uint8_t key[HF_KEY_BYTES], uint8_t 
 	size_t dlen;
 	int rc;
 
-	if ((rc = hf_buf_append_le32(&dir, (uint32_t)b->n)) < 0 || (rc = hf_buf_reserve(&dir, b->n * DIR_ENTRY)) < 0)
+	if ((rc = hf_buf_append_le32(&dir, (uint32_t)b->n)) < 0 || (rc = hf_buf_reserve(&dir, b->n * HF_ENTRY_BYTES)) < 0)
 		goto done;
 	for (size_t i = 0; i < b->n; i++) {
-		uint8_t *p = dir.data + dir.len;
-		const hf_index_entry *e = &b->ents[i];
-		p[0] = e->type;
-		p[1] = e->comp;
-		memcpy(p + 2, e->id, HF_ID_BYTES);
-		hf_put_le32(p + 34, e->offset);
-		hf_put_le32(p + 38, e->length);
-		hf_put_le32(p + 42, e->raw);
-		dir.len += DIR_ENTRY;
+		hf_index_entry_encode(dir.data + dir.len, &b->ents[i]);
+		dir.len += HF_ENTRY_BYTES;
 	}
 	memcpy(ad, "HFPD", 4);
 	memcpy(ad + 4, b->tid, HF_TID_BYTES);
@@ -138,7 +130,7 @@ int hf_pack_read_dir(const uint8_t *data, size_t len, const uint8_t tid[HF_TID_B
 		goto done;
 	}
 	count = hf_le32(plain);
-	if ((size_t)count * DIR_ENTRY != dlen - HF_AEAD_OVERHEAD - 4) {
+	if ((size_t)count * HF_ENTRY_BYTES != dlen - HF_AEAD_OVERHEAD - 4) {
 		rc = hf_error_set(HF_ECORRUPT, "%s directory has an invalid size", what);
 		goto done;
 	}
@@ -147,13 +139,7 @@ int hf_pack_read_dir(const uint8_t *data, size_t len, const uint8_t tid[HF_TID_B
 		goto done;
 	}
 	for (uint32_t i = 0; i < count; i++) {
-		const uint8_t *q = plain + 4 + (size_t)i * DIR_ENTRY;
-		ents[i].type = q[0];
-		ents[i].comp = q[1];
-		memcpy(ents[i].id, q + 2, HF_ID_BYTES);
-		ents[i].offset = hf_le32(q + 34);
-		ents[i].length = hf_le32(q + 38);
-		ents[i].raw = hf_le32(q + 42);
+		hf_index_entry_decode(&ents[i], plain + 4 + (size_t)i * HF_ENTRY_BYTES);
 		if ((uint64_t)ents[i].offset + ents[i].length > len - HF_PACK_TRAILER - dlen ||
 		    ents[i].offset < HF_PACK_HEADER || ents[i].length < HF_AEAD_OVERHEAD) {
 			rc = hf_error_set(HF_ECORRUPT, "%s directory entry %u is out of bounds", what, i);

@@ -530,21 +530,35 @@ static int sink_end(hf_sink *s)
 	return 0;
 }
 
+/* The previous snapshot's node for an unchanged FILE whose chunks are all indexed, else NULL. */
+static hf_node *unchanged_parent(hf_builder *b, const hf_entry_meta *m)
+{
+	hf_node *p;
+	hf_index_entry e;
+	if (!b->parent || m->type != HF_ENTRY_FILE || !m->inode)
+		return NULL;
+	p = hf_node_lookup(b->parent, m->name);
+	if (!p || p->type != HF_ENTRY_FILE || !p->has_hash || p->size != m->size || p->mtime_ns != m->mtime_ns ||
+	    p->ctime_ns != m->ctime_ns || p->inode != m->inode || p->dev != m->dev)
+		return NULL;
+	for (size_t i = 0; i < p->ncontent; i++)
+		if (hf_index_get(b->ix, p->content[i], &e) < 0 || e.pack == HF_PACK_PENDING)
+			return NULL; /* not (or no longer) indexed: read the file again */
+	return p;
+}
+
+static int sink_unchanged(hf_sink *s, const hf_entry_meta *m)
+{
+	return unchanged_parent((hf_builder *)s, m) != NULL;
+}
+
 static int sink_reuse(hf_sink *s, const hf_entry_meta *m)
 {
 	hf_builder *b = (hf_builder *)s;
 	hf_node *p, *n = NULL;
-	hf_index_entry e;
 	int rc;
-	if (!b->parent || m->type != HF_ENTRY_FILE || !m->inode || b->cur)
+	if (b->cur || !(p = unchanged_parent(b, m)))
 		return 0;
-	p = hf_node_lookup(b->parent, m->name);
-	if (!p || p->type != HF_ENTRY_FILE || !p->has_hash || p->size != m->size || p->mtime_ns != m->mtime_ns ||
-	    p->ctime_ns != m->ctime_ns || p->inode != m->inode || p->dev != m->dev)
-		return 0;
-	for (size_t i = 0; i < p->ncontent; i++)
-		if (hf_index_get(b->ix, p->content[i], &e) < 0 || e.pack == HF_PACK_PENDING)
-			return 0; /* not (or no longer) indexed: read the file again */
 	if ((rc = node_at(b, m, &n)) < 0)
 		return rc;
 	set_meta(n, m);
@@ -594,6 +608,7 @@ int hf_builder_new(hf_builder **out, hf_repo *r, hf_tenant *t, hf_index *ix, hf_
 	b->sink.set_recovery_point = sink_recovery;
 	b->sink.set_source_info = sink_info;
 	b->sink.entry_reuse = sink_reuse;
+	b->sink.entry_unchanged = sink_unchanged;
 	b->parent = parent;
 	b->first_new_pack = hf_index_pack_count(ix);
 	hf_repo_put_opts(r, t, &b->po);

@@ -524,6 +524,22 @@ static int backup_arg(walker *w, const char *abs)
 	return visit(w, &st);
 }
 
+/* Read-ahead skips files the sink will take from the previous snapshot (runs on the prefetch thread). */
+static int prefetch_skip(const char *path, const struct stat *st, void *payload)
+{
+	hf_sink *sink = payload;
+	hf_entry_meta m;
+	memset(&m, 0, sizeof(m));
+	m.name = path + 1; /* entry names are absolute paths without the leading '/' */
+	m.type = HF_ENTRY_FILE;
+	m.size = (uint64_t)st->st_size;
+	m.mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	m.ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+	m.inode = (uint64_t)st->st_ino;
+	m.dev = (uint64_t)st->st_dev;
+	return sink->entry_unchanged(sink, &m);
+}
+
 int hf_files_backup(const char *const *paths, size_t npaths, const hf_files_backup_opts *o, hf_sink *sink,
                     hf_files_stats *stats)
 {
@@ -546,7 +562,7 @@ int hf_files_backup(const char *const *paths, size_t npaths, const hf_files_back
 		rc = hf_error_set(HF_ENOMEM, "out of memory");
 		goto done;
 	}
-	w.prefetch = hf_prefetch_start(64);
+	w.prefetch = hf_prefetch_start(64, sink->entry_unchanged ? prefetch_skip : NULL, sink);
 	for (size_t i = 0; i < nargs && rc == 0; i++)
 		rc = backup_arg(&w, args[i]);
 done:

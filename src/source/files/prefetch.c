@@ -29,6 +29,8 @@ struct hf_prefetch {
 	size_t window;
 	uint64_t visited, fetched;
 	int stop;
+	hf_prefetch_skip_cb skip;
+	void *payload;
 };
 
 static void dir_free(pf_dir *d)
@@ -40,20 +42,24 @@ static void dir_free(pf_dir *d)
 	free(d);
 }
 
-static void fetch(const char *dir, const char *name)
+static void fetch(hf_prefetch *p, const char *dir, const char *name)
 {
 	char path[4096];
 	struct stat st;
 	int fd;
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
 		return;
+	/* the metadata read warms the inode cache for the walker's lstat */
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
+		return;
+	if (p->skip && p->skip(path, &st, p->payload))
+		return;
 	fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOATIME);
 	if (fd < 0)
 		fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
-		(void)posix_fadvise(fd, 0, st.st_size < HEAD_BYTES ? st.st_size : HEAD_BYTES, POSIX_FADV_WILLNEED);
+	(void)posix_fadvise(fd, 0, st.st_size < HEAD_BYTES ? st.st_size : HEAD_BYTES, POSIX_FADV_WILLNEED);
 	close(fd);
 }
 
@@ -79,18 +85,20 @@ static void *run(void *arg)
 		p->fetched++;
 		/* the entry stays owned by d, which is only freed by this thread */
 		pthread_mutex_unlock(&p->mu);
-		fetch(dir, name);
+		fetch(p, dir, name);
 		pthread_mutex_lock(&p->mu);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
 
-hf_prefetch *hf_prefetch_start(size_t window)
+hf_prefetch *hf_prefetch_start(size_t window, hf_prefetch_skip_cb skip, void *payload)
 {
 	hf_prefetch *p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
+	p->skip = skip;
+	p->payload = payload;
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
 	p->window = window;

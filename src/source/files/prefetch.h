@@ -6,11 +6,17 @@
 #define HF_SOURCE_FILES_PREFETCH_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 typedef struct hf_prefetch hf_prefetch;
 
-/* window: how many entries the prefetcher may run ahead of the walker. NULL when it cannot start. */
-hf_prefetch *hf_prefetch_start(size_t window);
+/* Called from the prefetch thread for a regular file: non-zero when its data will not be read
+ * (e.g. unchanged since the previous snapshot), so it is not read ahead either. */
+typedef int (*hf_prefetch_skip_cb)(const char *path, const struct stat *st, void *payload);
+
+/* window: how many entries the prefetcher may run ahead of the walker; skip may be NULL.
+ * NULL when it cannot start. */
+hf_prefetch *hf_prefetch_start(size_t window, hf_prefetch_skip_cb skip, void *payload);
 /* The walker listed a directory and will now visit these children in this order (copied). */
 void hf_prefetch_dir(hf_prefetch *p, const char *dir, char *const *names, size_t n);
 /* The walker has visited one more entry. */

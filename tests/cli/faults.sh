@@ -74,6 +74,7 @@ HF_MOUNTS+=("$T/small-target")
 expect_status 8 hf restore --tenant acme --target "$T/small-target/out"
 expect_one_line_error
 expect_stderr_match "var/lib/state/blob.bin.*(No space left|no space)"
+[ -z "$(find "$T/small-target/out" -name blob.bin 2>/dev/null)" ] || fail "a partly written file was left behind"
 expect_status 8 hf restore --tenant acme --tar "$T/small-target/out.tar"
 expect_one_line_error
 expect_stderr_match "out.tar.*(No space left|no space)"

@@ -442,6 +442,12 @@ static void *worker_main(void *arg)
 			continue;
 		}
 		record_failure(rs, rc);
+		{ /* never leave a partly written file behind (e.g. a full disk) */
+			const char *base;
+			int dirfd;
+			if (open_parent(rs, &w->cache, e->m.name, &dirfd, &base) == 0)
+				(void)unlinkat(dirfd, base, 0);
+		}
 		break;
 	}
 	dircache_reset(&w->cache);

@@ -28,17 +28,22 @@ static void write_file(const char *name, size_t size, unsigned seed)
 	fclose(f);
 }
 
+static void repo_options(hf_repo_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->version = HF_REPO_OPTIONS_VERSION;
+	o->url = url;
+	o->catalog_path = cat;
+	o->cred.password_file = pass;
+	o->cred.password_fd = -1;
+	o->compression = -1;
+}
+
 static hf_repo *open_repo(void)
 {
 	hf_repo_options o;
 	hf_repo *r = NULL;
-	memset(&o, 0, sizeof(o));
-	o.version = HF_REPO_OPTIONS_VERSION;
-	o.url = url;
-	o.catalog_path = cat;
-	o.cred.password_file = pass;
-	o.cred.password_fd = -1;
-	o.compression = -1;
+	repo_options(&o);
 	CHECK_OK(hf_repo_open(&r, &o));
 	return r;
 }
@@ -90,12 +95,7 @@ int main(void)
 	fclose(f);
 	write_file("big.bin", 6u * 1024 * 1024, 1);
 	write_file("small.txt", 1000, 2);
-	memset(&o, 0, sizeof(o));
-	o.version = HF_REPO_OPTIONS_VERSION;
-	o.url = url;
-	o.catalog_path = cat;
-	o.cred.password_file = pass;
-	o.cred.password_fd = -1;
+	repo_options(&o);
 	memset(&io, 0, sizeof(io));
 	io.compression = -1;
 	io.kdf_ops = 1;

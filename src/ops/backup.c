@@ -20,8 +20,7 @@
 #include <unistd.h>
 
 /* A local lock so that two runs for the same tenant do not overlap (cron). Returns an fd. */
-int hf_ops_tenant_lock(hf_repo *r, const hf_tenant *t, int *out_fd);
-int hf_ops_tenant_lock(hf_repo *r, const hf_tenant *t, int *out_fd)
+static int tenant_lock(hf_repo *r, const hf_tenant *t, int *out_fd)
 {
 	char path[4096], pid[32];
 	int fd;
@@ -211,7 +210,7 @@ int hf_backup(hf_repo *r, const hf_backup_options *o, hf_backup_result *out)
 	if ((rc = check_options(o)) < 0 || (rc = hf_tenant_load(r, o->tenant, &t)) < 0)
 		return rc;
 	describe(o, source, label, sizeof(label));
-	if ((rc = hf_ops_tenant_lock(r, t, &lockfd)) < 0)
+	if ((rc = tenant_lock(r, t, &lockfd)) < 0)
 		goto done;
 	if ((rc = hf_index_new(&ix)) < 0 || (rc = hf_index_load(ix, r, t, warn_bad_index, NULL)) < 0 ||
 	    (rc = hf_ops_adopt_unindexed(r, t, ix)) < 0)

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-int hf_ops_tenant_lock(hf_repo *r, const hf_tenant *t, int *out_fd);
 
 /* An unreadable index object must not block the restore of snapshots whose blobs other index
  * objects map: say which one is skipped; files that needed it then fail (or are skipped with

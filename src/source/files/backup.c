@@ -104,16 +104,31 @@ static int emit_simple(walker *w, const struct stat *st, hf_entry_type type, con
 
 static int visit(walker *w, const struct stat *st);
 
-static int cmp_names(const void *a, const void *b)
+/* One directory entry: its name, inode (from readdir) and lstat result. */
+typedef struct dent {
+	char *name;
+	uint64_t ino;
+	int err; /* errno of the lstat, 0 when st is valid */
+	struct stat st;
+} dent;
+
+static int cmp_dent_names(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const dent *)a)->name, ((const dent *)b)->name);
 }
 
-/* The sorted entry names of an open directory (closes fd). */
-static int list_dir(walker *w, int fd, char ***out, size_t *out_n)
+static void dents_free(dent *v, size_t n)
+{
+	while (n)
+		free(v[--n].name);
+	free(v);
+}
+
+/* The entries of an open directory sorted by name (closes fd). */
+static int list_dir(walker *w, int fd, dent **out, size_t *out_n)
 {
 	DIR *d = fdopendir(fd);
-	char **v = NULL;
+	dent *v = NULL;
 	size_t n = 0, cap = 0;
 	int rc = 0;
 	if (!d) {
@@ -133,51 +148,77 @@ static int list_dir(walker *w, int fd, char ***out, size_t *out_n)
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		if (n == cap) {
-			char **nv = realloc(v, (cap = cap ? cap * 2 : 32) * sizeof(*v));
+			dent *nv = realloc(v, (cap = cap ? cap * 2 : 32) * sizeof(*v));
 			if (!nv) {
 				rc = hf_error_set(HF_ENOMEM, "out of memory");
 				break;
 			}
 			v = nv;
 		}
-		if (!(v[n] = strdup(de->d_name))) {
+		if (!(v[n].name = strdup(de->d_name))) {
 			rc = hf_error_set(HF_ENOMEM, "out of memory");
 			break;
 		}
-		n++;
+		v[n++].ino = (uint64_t)de->d_ino;
 	}
 	closedir(d);
 	if (rc < 0) {
-		while (n)
-			free(v[--n]);
-		free(v);
+		dents_free(v, n);
 		return rc;
 	}
 	if (n)
-		qsort(v, n, sizeof(*v), cmp_names);
+		qsort(v, n, sizeof(*v), cmp_dent_names);
 	*out = v;
 	*out_n = n;
 	return 0;
 }
 
-static int visit_children(walker *w, char **names, size_t n)
+static int cmp_dent_inodes(const void *a, const void *b)
+{
+	const dent *x = *(const dent *const *)a, *y = *(const dent *const *)b;
+	return (x->ino > y->ino) - (x->ino < y->ino);
+}
+
+/* lstat every entry relative to the directory, in inode order: on a cold cache the inode table is
+ * then read front to back instead of in name order, and each lookup is one path component. */
+static int stat_all(int dirfd, dent *v, size_t n)
+{
+	dent **order = malloc((n ? n : 1) * sizeof(*order));
+	if (!order)
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		order[i] = &v[i];
+	qsort(order, n, sizeof(*order), cmp_dent_inodes);
+	for (size_t i = 0; i < n; i++)
+		order[i]->err = fstatat(dirfd, order[i]->name, &order[i]->st, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
+	free(order);
+	return 0;
+}
+
+static int visit_children(walker *w, int dirfd, dent *v, size_t n)
 {
 	size_t base = w->path.len;
-	int rc = 0;
+	char **names = malloc((n ? n : 1) * sizeof(*names));
+	int rc;
+	if (!names)
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		names[i] = v[i].name;
 	hf_prefetch_dir(w->prefetch, cur_path(w), names, n);
+	free(names);
+	rc = stat_all(dirfd, v, n);
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		struct stat st;
 		hf_prefetch_advance(w->prefetch);
 		w->path.len = base;
 		if ((base > 1 && (rc = hf_buf_append(&w->path, "/", 1)) < 0) ||
-		    (rc = hf_buf_append(&w->path, names[i], strlen(names[i]))) < 0 ||
+		    (rc = hf_buf_append(&w->path, v[i].name, strlen(v[i].name))) < 0 ||
 		    (rc = hf_buf_cstr(&w->path)) < 0)
 			break;
-		if (lstat(cur_path(w), &st) < 0) {
-			warn(w, errno, errno == ENOENT ? "skipping vanished" : "unable to read");
+		if (v[i].err) {
+			warn(w, v[i].err, v[i].err == ENOENT ? "skipping vanished" : "unable to read");
 			continue;
 		}
-		rc = visit(w, &st);
+		rc = visit(w, &v[i].st);
 	}
 	w->path.len = base;
 	w->path.data[base] = '\0';
@@ -186,10 +227,10 @@ static int visit_children(walker *w, char **names, size_t n)
 
 static int visit_dir(walker *w, const struct stat *lst)
 {
-	char **names = NULL;
+	dent *v = NULL;
 	size_t n = 0;
 	struct stat st;
-	int fd, rc = 0, is_root = w->path.len == 1;
+	int fd, lfd, rc = 0, is_root = w->path.len == 1;
 
 	fd = open(cur_path(w), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
@@ -219,12 +260,16 @@ static int visit_dir(walker *w, const struct stat *lst)
 		close(fd);
 		return 0;
 	}
-	if ((rc = list_dir(w, fd, &names, &n)) < 0)
+	if ((lfd = dup(fd)) < 0) {
+		rc = hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to read directory '%s'",
+		                        cur_path(w));
+		close(fd);
 		return rc;
-	rc = visit_children(w, names, n);
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	}
+	if ((rc = list_dir(w, lfd, &v, &n)) == 0)
+		rc = visit_children(w, fd, v, n);
+	close(fd);
+	dents_free(v, n);
 	return rc;
 }
 

@@ -167,8 +167,10 @@ typedef struct hf_snapshot_info {
 	char *lsn;                  /* NULL unless postgres */
 	uint64_t files, size, stored;
 } hf_snapshot_info;
-/* tenant NULL = all tenants; ordered by time. */
-int hf_snapshot_list(hf_repo *r, const char *tenant, hf_snapshot_info **out, size_t *n);
+/* tenant NULL = all tenants; ordered by time. A manifest that cannot be read (damaged, or sealed with
+ * another key) is logged as a warning, left out and counted in *unreadable (may be NULL); it is not an
+ * error here, so one damaged snapshot never hides the others. */
+int hf_snapshot_list(hf_repo *r, const char *tenant, hf_snapshot_info **out, size_t *n, size_t *unreadable);
 void hf_snapshot_info_free(hf_snapshot_info *s, size_t n);
 
 #define HF_RESTORE_OPTIONS_VERSION 1

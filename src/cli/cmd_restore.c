@@ -11,7 +11,7 @@ int cmd_snapshots(cli *c)
 	static const cli_opt_id opts[] = {O_TENANT, O_JSON};
 	hf_repo *r = NULL;
 	hf_snapshot_info *s = NULL;
-	size_t n = 0;
+	size_t n = 0, unreadable = 0;
 	int rc;
 	if (c->given[O_HELP]) {
 		cli_usage_cmd("snapshots", NULL, "[--tenant ID] [--json]", opts, sizeof(opts) / sizeof(opts[0]),
@@ -23,7 +23,7 @@ int cmd_snapshots(cli *c)
 		return rc;
 	if ((rc = cli_open_repo(c, &r)) < 0)
 		return rc;
-	if ((rc = hf_snapshot_list(r, c->val[O_TENANT], &s, &n)) < 0) {
+	if ((rc = hf_snapshot_list(r, c->val[O_TENANT], &s, &n, &unreadable)) < 0) {
 		rc = cli_fail(rc, NULL);
 		goto done;
 	}
@@ -41,7 +41,7 @@ int cmd_snapshots(cli *c)
 					     (json_int_t)s[i].stored));
 		}
 		rc = cli_print_json(a);
-		goto done;
+		goto unreadable;
 	}
 	printf("%-12s %-20s %-9s %-20s %8s %10s  %s\n", "ID", "TENANT", "SOURCE", "TIME", "FILES", "SIZE", "LABEL");
 	for (size_t i = 0; i < n; i++) {
@@ -53,6 +53,13 @@ int cmd_snapshots(cli *c)
 	}
 	if (!c->quiet)
 		printf("%zu snapshot(s)\n", n);
+unreadable:
+	/* the listing is still printed, but a snapshot that cannot be read is a failure to report */
+	if (rc == 0 && unreadable) {
+		fflush(stdout);
+		rc = cli_error(HF_ECORRUPT, "%zu snapshot manifest(s) could not be read and are not listed "
+				   "('holdfast check' names the damaged objects)", unreadable);
+	}
 done:
 	hf_snapshot_info_free(s, n);
 	hf_repo_free(r);

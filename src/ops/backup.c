@@ -159,7 +159,7 @@ static void load_parent(hf_repo *r, const hf_tenant *t, const hf_backup_options 
 	hf_snaprow *rows = NULL;
 	size_t n = 0;
 	const char *id = NULL;
-	if (hf_ops_snapshot_rows(r, t, &rows, &n) < 0)
+	if (hf_ops_snapshot_rows(r, t, &rows, &n, NULL) < 0)
 		return;
 	for (size_t i = n; i-- > 0 && !id;)
 		if (!strcmp(rows[i].source, source) && !strcmp(rows[i].label, label))

@@ -17,7 +17,7 @@ static int tenant_info(hf_repo *r, const hf_tenant *t, hf_tenant_info *out)
 		return hf_error_set(HF_ENOMEM, "out of memory");
 	memcpy(out->tid, t->tid, sizeof(out->tid));
 	out->created = t->created;
-	if ((rc = hf_ops_snapshot_rows(r, t, &rows, &n)) < 0)
+	if ((rc = hf_ops_snapshot_rows(r, t, &rows, &n, NULL)) < 0)
 		return rc;
 	out->snapshots = n;
 	for (size_t i = 0; i < n; i++)
@@ -114,7 +114,7 @@ static int cmp_snap(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-int hf_snapshot_list(hf_repo *r, const char *tenant, hf_snapshot_info **out, size_t *n)
+int hf_snapshot_list(hf_repo *r, const char *tenant, hf_snapshot_info **out, size_t *n, size_t *unreadable)
 {
 	hf_tenant **all = NULL, *one = NULL;
 	hf_snapshot_info *v = NULL;
@@ -131,7 +131,7 @@ int hf_snapshot_list(hf_repo *r, const char *tenant, hf_snapshot_info **out, siz
 	for (size_t i = 0; i < cnt && rc == 0; i++) {
 		hf_snaprow *rows = NULL;
 		size_t nrows = 0;
-		if ((rc = hf_ops_snapshot_rows(r, all[i], &rows, &nrows)) == 0)
+		if ((rc = hf_ops_snapshot_rows(r, all[i], &rows, &nrows, unreadable)) == 0)
 			rc = append_rows(&v, &nv, all[i], rows, nrows);
 		hf_ops_snaprows_free(rows, nrows);
 	}

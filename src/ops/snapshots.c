@@ -85,7 +85,7 @@ static int cmp_rows(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-int hf_ops_snapshot_rows(hf_repo *r, const hf_tenant *t, hf_snaprow **out, size_t *n)
+int hf_ops_snapshot_rows(hf_repo *r, const hf_tenant *t, hf_snaprow **out, size_t *n, size_t *unreadable)
 {
 	rows_ctx c;
 	int rc;
@@ -107,6 +107,8 @@ int hf_ops_snapshot_rows(hf_repo *r, const hf_tenant *t, hf_snaprow **out, size_
 			continue;
 		if (hf_manifest_load(r, t, c.ids[i], &m) < 0) {
 			hf_log_warn("skipping unreadable snapshot: %s", hf_error_message());
+			if (unreadable)
+				++*unreadable;
 			continue;
 		}
 		hf_ops_catalog_record(r, &m);
@@ -165,7 +167,7 @@ int hf_ops_resolve(hf_repo *r, const hf_tenant *t, const char *snapshot, const c
 	/* A time given to the second means that whole second (listings show whole seconds). */
 	if (at && !strchr(at, '.'))
 		at_ns += 999999999;
-	if ((rc = hf_ops_snapshot_rows(r, t, &rows, &n)) < 0)
+	if ((rc = hf_ops_snapshot_rows(r, t, &rows, &n, NULL)) < 0)
 		return rc;
 	if (snapshot && *snapshot && strcmp(snapshot, "latest") != 0) {
 		size_t l = strlen(snapshot);

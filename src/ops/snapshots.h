@@ -14,7 +14,9 @@ typedef struct hf_snaprow {
 	uint64_t files, size, stored;
 } hf_snaprow;
 
-int hf_ops_snapshot_rows(hf_repo *r, const hf_tenant *t, hf_snaprow **out, size_t *n);
+/* A manifest that cannot be read is logged, left out and counted in *unreadable (which may be NULL):
+ * one damaged snapshot must not hide the others from a restore. */
+int hf_ops_snapshot_rows(hf_repo *r, const hf_tenant *t, hf_snaprow **out, size_t *n, size_t *unreadable);
 void hf_ops_snaprows_free(hf_snaprow *v, size_t n);
 
 /* Resolve "latest", an id or unique prefix, or the newest at/before `at`, optionally of a source kind. */

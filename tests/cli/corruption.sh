@@ -164,6 +164,14 @@ flip_byte "$REPO/snapshots/$TID/$S1" 40
 sum=$(sha_of "$REPO/snapshots/$TID/$S1")
 expect_check_names "snapshots/$TID/$S1" --plain
 expect_check_names "snapshots/$TID/$S1"
+# the listing (from a new catalog, which must read every manifest) shows the intact snapshot, names
+# the damaged manifest and fails (exit 3)
+run hf --catalog "$T/manifest-flip.db" snapshots --tenant acme
+[ "$STATUS" = 3 ] || { show_last; fail "snapshots with a damaged manifest exited $STATUS, not 3"; }
+expect_stderr_match "snapshots/$TID/$S1"
+expect_stderr_match "1 snapshot manifest\\(s\\) could not be read"
+grep -q "^${S2:0:12} " "$OUT" || { show_last; fail "snapshots did not list the intact snapshot"; }
+if grep -q "^${S1:0:12} " "$OUT"; then show_last; fail "snapshots listed the damaged snapshot"; fi
 run hf restore --tenant acme --snapshot "$S1" --keep-going --target "$T/r-man1"
 [ "$STATUS" != 0 ] || { show_last; fail "restore of a damaged snapshot manifest exited 0"; }
 expect_stderr_match "snapshots/$TID/$S1"

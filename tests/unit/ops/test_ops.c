@@ -52,7 +52,7 @@ static size_t count_snapshots(hf_repo *r, const char *tenant)
 {
 	hf_snapshot_info *s = NULL;
 	size_t n = 0;
-	CHECK_OK(hf_snapshot_list(r, tenant, &s, &n));
+	CHECK_OK(hf_snapshot_list(r, tenant, &s, &n, NULL));
 	hf_snapshot_info_free(s, n);
 	return n;
 }

@@ -239,6 +239,10 @@ int hf_catalog_rebuild(hf_repo *r, hf_rebuild_result *out);
  * attachment of this process, so key material cannot leak through them (the CLI does this). */
 int hf_library_init(int harden);
 
+/* Diagnostics on stderr: 0 errors only, 1 also warnings (the default), 2 also what each phase of a
+ * backup or restore did and how long it took, 3 also debug detail. */
+void hf_set_verbosity(int level);
+
 /* Library version string. */
 const char *hf_version(void);
 

@@ -245,6 +245,8 @@ int main(int argc, char **argv)
 	}
 	if (!c.given[O_HELP] && (rc = cli_merge(&c)) < 0)
 		goto done;
+	if (c.verbose)
+		hf_set_verbosity(3);
 	{
 		const command *found = NULL;
 		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

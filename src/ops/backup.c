@@ -215,7 +215,14 @@ int hf_backup(hf_repo *r, const hf_backup_options *o, hf_backup_result *out)
 	if ((rc = hf_index_new(&ix)) < 0 || (rc = hf_index_load(ix, r, t, warn_bad_index, NULL)) < 0 ||
 	    (rc = hf_ops_adopt_unindexed(r, t, ix)) < 0)
 		goto done;
+	hf_log_info("backup of tenant '%s': index of %zu blobs in %zu packs loaded in %.2f s", t->id,
+		    hf_index_count(ix), hf_index_pack_count(ix), hf_clock_mono() - start);
 	load_parent(r, t, o, source, label, ix, &parent, &parent_tree);
+	if (parent.id[0])
+		hf_log_info("parent snapshot %.12s%s (%.2f s)", parent.id,
+			    parent_tree ? ": files unchanged since are not read" : "", hf_clock_mono() - start);
+	else
+		hf_log_info("no earlier %s snapshot with this label: every file is read", source);
 	/* Table streams change by scattered rows: a quarter of the repository's chunk size keeps a day's
 	 * edits from re-storing whole megabytes (measured: 2 GB tenant, 5 % changed, second upload
 	 * 10-12 % of the first with 1 MiB chunks, 4-5 % with 256 KiB). Deterministic per source kind. */
@@ -236,6 +243,7 @@ int hf_backup(hf_repo *r, const hf_backup_options *o, hf_backup_result *out)
 		hf_builder_abort(b); /* keep what landed indexed, so the next run reuses it */
 		goto fail;
 	}
+	hf_log_info("source read in %.2f s; writing trees, indexes and the manifest", hf_clock_mono() - start);
 	gethostname(host, sizeof(host) - 1);
 	memcpy(m.parent, parent.id, sizeof(m.parent));
 	m.tenant = t->id;
@@ -247,6 +255,7 @@ int hf_backup(hf_repo *r, const hf_backup_options *o, hf_backup_result *out)
 		hf_builder_abort(b);
 		goto fail;
 	}
+	hf_log_info("snapshot %.12s committed in %.2f s", m.id, hf_clock_mono() - start);
 	if (hf_ops_catalog_record(r, &m) < 0)
 		hf_log_warn("catalog not updated: %s", hf_error_message());
 	hf_catalog_audit_add(r->catalog, m.time_ns / 1000000000, "backup", t->id, m.id);

@@ -113,6 +113,8 @@ int hf_restore(hf_repo *r, const hf_restore_options *o, hf_restore_result *out)
 		goto done;
 	if ((rc = hf_reader_open(&rd, r, t, ix, &m)) < 0)
 		goto done;
+	hf_log_info("restore of tenant '%s' snapshot %.12s: index (%zu blobs) and trees loaded in %.2f s", t->id,
+		    m.id, hf_index_count(ix), hf_clock_mono() - start);
 	memset(&fo, 0, sizeof(fo));
 	fo.overwrite = o->overwrite;
 	fo.include = o->include;

@@ -15,6 +15,11 @@
 
 const char *hf_version(void) { return HF_VERSION; }
 
+void hf_set_verbosity(int level)
+{
+	hf_log_set_level(level <= 0 ? HF_LOG_ERROR : level >= 3 ? HF_LOG_DEBUG : (hf_log_level)level);
+}
+
 int hf_library_init(int harden)
 {
 	int rc = hf_crypto_init();

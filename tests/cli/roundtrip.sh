@@ -43,13 +43,18 @@ printf 'new\n' >"$ACME/etc/app/conf.d/30-new.conf"
 ln -sfn run.sh "$ACME/etc/app/db.conf"
 chmod 0640 "$ACME/ünïcødé/résumé.txt"
 gen_bytes acme-tail 100 >>"$ACME/var/lib/state/blob.bin"
-HOLDFAST_FAKE_NOW=2026-01-11T10:00:00Z ok hf backup --tenant acme --path "$ACME" --json
+HOLDFAST_FAKE_NOW=2026-01-11T10:00:00Z ok hf --verbose backup --tenant acme --path "$ACME" --json
 S2=$(json_get .id)
+# --verbose names the phases: the second backup found its parent
+expect_stderr_match "info: backup of tenant 'acme': index of [0-9]+ blobs"
+expect_stderr_match "info: parent snapshot ${S1:0:12}: files unchanged since are not read"
+expect_stderr_match "info: snapshot ${S2:0:12} committed"
 [ "$S2" != "$S1" ] || fail "the changed tree got the same snapshot id"
 cp -a "$ACME" "$T/acme-v2"
 
 say "restore the earlier snapshot by id"
 ok hf restore --tenant acme --snapshot "$S1" --target "$T/r-id"
+[ ! -s "$ERR" ] || { show_last; fail "restore without --verbose printed on stderr"; }
 compare_trees "$T/acme-v1" "$(restored_root "$T/r-id" "$ACME")"
 say "restore the earlier snapshot by prefix"
 ok hf restore --tenant acme --snapshot "${S1:0:10}" --target "$T/r-prefix"

@@ -191,25 +191,6 @@ static void *storer_main(void *arg)
 	return NULL;
 }
 
-/* Large chunks are sampled first (start, middle, end): incompressible data (media, archives, encrypted
- * files) is stored without paying for a full compression pass, while a chunk with any compressible
- * region (disk images, mixed files) is compressed whole. */
-static int worth_compressing(hf_zctx *z, hf_buf *zbuf, const uint8_t *data, size_t len)
-{
-	const size_t sample = 32u * 1024;
-	if (len < 8 * sample)
-		return 1;
-	zbuf->len = 0;
-	if (hf_buf_reserve(zbuf, hf_zstd_bound(sample)) < 0)
-		return 1;
-	for (int i = 0; i < 3; i++) {
-		size_t at = i == 0 ? 0 : i == 1 ? len / 2 - sample / 2 : len - sample, zl = 0;
-		if (hf_zstd_compress(z, zbuf->data, zbuf->cap, &zl, data + at, sample) < 0 || zl < sample - sample / 16)
-			return 1;
-	}
-	return 0;
-}
-
 /* Hash, deduplicate, compress (when it pays), seal and append one blob to the shared pack. */
 static int process_job(hf_builder *b, job *j, hf_zctx *z, hf_buf *zbuf, hf_buf *sealed)
 {
@@ -230,7 +211,10 @@ static int process_job(hf_builder *b, job *j, hf_zctx *z, hf_buf *zbuf, hf_buf *
 		pthread_mutex_unlock(&b->mu);
 	}
 	j->e.comp = HF_COMP_NONE;
-	if (b->r->compression > 0 && len > 64 && worth_compressing(z, zbuf, data, len)) {
+	/* Every chunk is compressed: sampling large chunks first to skip incompressible ones was measured
+	 * slower and 1 % bigger (2 GiB bench tree, 4 alternating runs each: 9.4-10.7 s vs 8.0-9.1 s);
+	 * zstd passes over random data quickly, and the sample missed compressible parts of mixed chunks. */
+	if (b->r->compression > 0 && len > 64) {
 		zbuf->len = 0;
 		if ((rc = hf_buf_reserve(zbuf, hf_zstd_bound(len))) < 0)
 			return rc;

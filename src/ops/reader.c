@@ -6,6 +6,7 @@
 #include "util/hex.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,15 +44,106 @@ static void zctx_give(hf_reader *rd, hf_zctx *z)
 	hf_zctx_free(z);
 }
 
+/* Loading a snapshot's trees: a few threads take directories from a shared stack and push the
+ * subdirectories they find (cold cache, 221 trees of the bench tree: 0.30 s on one thread). */
+typedef struct tree_load {
+	hf_repo *r;
+	const hf_tenant *t;
+	hf_index *ix;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	hf_node **stack;
+	size_t n, cap;
+	int busy; /* directories being loaded now */
+	int err;  /* first failure, its message and hint */
+	char msg[1024], hint[1024];
+} tree_load;
+
+static int push_dirs(tree_load *tl, hf_node *dir)
+{
+	for (size_t i = 0; i < dir->nchildren; i++) {
+		if (dir->children[i]->type != HF_ENTRY_DIR)
+			continue;
+		if (tl->n == tl->cap) {
+			size_t cap = tl->cap ? tl->cap * 2 : 64;
+			hf_node **v = realloc(tl->stack, cap * sizeof(*v));
+			if (!v)
+				return hf_error_set(HF_ENOMEM, "out of memory");
+			tl->stack = v;
+			tl->cap = cap;
+		}
+		tl->stack[tl->n++] = dir->children[i];
+	}
+	return 0;
+}
+
+static void *tree_load_main(void *arg)
+{
+	tree_load *tl = arg;
+	pthread_mutex_lock(&tl->mu);
+	for (;;) {
+		hf_node *dir;
+		int rc;
+		while (!tl->n && tl->busy && !tl->err)
+			pthread_cond_wait(&tl->cv, &tl->mu);
+		if (!tl->n || tl->err)
+			break;
+		dir = tl->stack[--tl->n];
+		tl->busy++;
+		pthread_mutex_unlock(&tl->mu);
+		rc = hf_tree_load(tl->r, tl->t, tl->ix, dir, dir->hash);
+		pthread_mutex_lock(&tl->mu);
+		tl->busy--;
+		if (rc == 0)
+			rc = push_dirs(tl, dir);
+		if (rc < 0 && !tl->err) {
+			const char *hint = hf_error_hint();
+			tl->err = rc;
+			snprintf(tl->msg, sizeof(tl->msg), "%s", hf_error_message());
+			snprintf(tl->hint, sizeof(tl->hint), "%s", hint ? hint : "");
+		}
+		pthread_cond_broadcast(&tl->cv);
+	}
+	pthread_mutex_unlock(&tl->mu);
+	return NULL;
+}
+
 int hf_reader_load_tree(hf_repo *r, const hf_tenant *t, hf_index *ix, hf_node *dir)
 {
-	int rc;
-	if ((rc = hf_tree_load(r, t, ix, dir, dir->hash)) < 0)
-		return rc;
-	for (size_t i = 0; i < dir->nchildren; i++)
-		if (dir->children[i]->type == HF_ENTRY_DIR && (rc = hf_reader_load_tree(r, t, ix, dir->children[i])) < 0)
-			return rc;
-	return 0;
+	tree_load tl;
+	pthread_t tids[8];
+	int n = hf_storage_has(r->storage, HF_STORAGE_FEAT_LOCAL) ? r->threads : r->parallel, started = 0;
+
+	if (n > 8)
+		n = 8;
+	memset(&tl, 0, sizeof(tl));
+	tl.r = r;
+	tl.t = t;
+	tl.ix = ix;
+	pthread_mutex_init(&tl.mu, NULL);
+	pthread_cond_init(&tl.cv, NULL);
+	if (!(tl.stack = malloc(sizeof(*tl.stack)))) {
+		tl.err = hf_error_set(HF_ENOMEM, "out of memory");
+		goto done;
+	}
+	tl.stack[tl.n++] = dir;
+	tl.cap = 1;
+	for (; started < n - 1; started++) /* this thread is one of them */
+		if (pthread_create(&tids[started], NULL, tree_load_main, &tl) != 0)
+			break;
+	tree_load_main(&tl);
+	for (int i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	if (tl.err) {
+		hf_error_set(tl.err, "%s", tl.msg);
+		if (tl.hint[0])
+			hf_error_set_hint("%s", tl.hint);
+	}
+done:
+	free(tl.stack);
+	pthread_cond_destroy(&tl.cv);
+	pthread_mutex_destroy(&tl.mu);
+	return tl.err;
 }
 
 typedef struct walk_ctx {

@@ -256,6 +256,8 @@ int hf_tree_load(hf_repo *r, const hf_tenant *t, hf_index *ix, hf_node *dir, con
 		return rc;
 	if ((rc = hf_blob_read(r, t, ix, tree_id, &b, z)) == 0)
 		rc = hf_tree_decode(dir, b.data, b.len, what);
+	else
+		rc = hf_error_wrap(rc, "unable to read %s", what);
 	hf_zctx_free(z);
 	hf_buf_free(&b);
 	return rc;

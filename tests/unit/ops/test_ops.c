@@ -6,6 +6,7 @@
 #include "test.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/hex.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +161,44 @@ int main(void)
 		hf_buf_free(&c.all);
 		hf_buf_free(&want);
 		hf_reader_free(rd);
+		rd = NULL;
+
+		/* a damaged directory tree fails the (multi-threaded) tree load with its name; the pack is
+		 * put back afterwards */
+		{
+			hf_index_entry e;
+			hf_buf pack = HF_BUF_INIT;
+			char pid[HF_ID_HEX + 1], key[160];
+			CHECK_OK(hf_index_get(ix, m.tree, &e));
+			hf_hex_encode(pid, hf_index_pack_id(ix, e.pack), HF_ID_BYTES);
+			hf_key_pack(key, sizeof(key), t->tid, pid);
+			CHECK_OK(hf_storage_get(r->storage, key, &pack));
+			CHECK(pack.len > e.offset + e.length);
+			if (pack.len > e.offset + e.length) {
+				hf_repo *r2;
+				hf_tenant *t2 = NULL;
+				hf_index *ix2 = NULL;
+				pack.data[e.offset + e.length / 2] ^= 0x40;
+				CHECK_OK(hf_storage_remove(r->storage, key));
+				CHECK_OK(hf_storage_put(r->storage, key, pack.data, pack.len, NULL));
+				/* a new handle: this one's pack cache still holds the intact pack */
+				if ((r2 = open_repo())) {
+					CHECK_OK(hf_tenant_load(r2, "acme", &t2));
+					CHECK_OK(hf_index_new(&ix2));
+					CHECK_OK(hf_index_load(ix2, r2, t2, NULL, NULL));
+					CHECK_RC(hf_reader_open(&rd, r2, t2, ix2, &m), HF_ECORRUPT);
+					CHECK(strstr(hf_error_message(), "tree") && strstr(hf_error_message(), pid));
+					CHECK(rd == NULL);
+					hf_index_free(ix2);
+					hf_tenant_free(t2);
+					hf_repo_free(r2);
+				}
+				pack.data[e.offset + e.length / 2] ^= 0x40;
+				CHECK_OK(hf_storage_remove(r->storage, key));
+				CHECK_OK(hf_storage_put(r->storage, key, pack.data, pack.len, NULL));
+			}
+			hf_buf_free(&pack);
+		}
 		hf_manifest_clear(&m);
 		hf_index_free(ix);
 		hf_tenant_free(t);

@@ -9,8 +9,8 @@
 #include "util/fs.h"
 #include "util/log.h"
 
-#include <errno.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <pthread.h>

@@ -494,7 +494,13 @@ static int drain_window(hf_builder *b, int eof)
 	size_t off = 0;
 	int rc = 0;
 	while (off < b->wlen) {
-		size_t n = hf_chunker_next(&b->chunker, b->win->data + off, b->wlen - off, eof);
+		size_t n;
+		/* short of a maximum chunk, a scan that finds no cut is repeated once more bytes arrive:
+		 * leave the rest for the next block (a boundary depends on its chunk's bytes alone, so
+		 * the chunks are the same) */
+		if (!eof && b->wlen - off < b->chunker.p.max_size)
+			break;
+		n = hf_chunker_next(&b->chunker, b->win->data + off, b->wlen - off, eof);
 		if (n == 0)
 			break;
 		if ((rc = put_chunk(b, b->win->data + off, n)) < 0)

@@ -581,7 +581,9 @@ static int sink_begin(hf_sink *s, const hf_entry_meta *m)
 		n->has_hash = 0;
 		n->build_ref = b->arena_used;
 		b->cur = n;
-		b->wlen = 0;
+		/* an empty window this thread may write into (a failed file may have left it shared) */
+		if (b->win && (rc = window_own(b, b->wlen)) < 0)
+			return rc;
 		b->file_bytes = 0;
 		b->files++;
 	} else if (m->type == HF_ENTRY_DIR) {

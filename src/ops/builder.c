@@ -21,8 +21,8 @@
 #define ARENA_BLOCK 65536 /* ids per arena block */
 #define MAX_QUEUED_PACKS 2
 #define SHARE_MIN (256u * 1024) /* a chunk at least this long is handed over inside its window block */
-#define MAX_SHARED 4            /* blocks that jobs may point into at once (bounds the memory held) */
-#define SPARE_BLOCKS 2
+#define MAX_SHARED 3            /* blocks that jobs may point into at once (bounds the memory held) */
+#define SPARE_BLOCKS 1
 
 /* The chunking window. Large chunks are not copied out of it: their jobs hold a reference to the block,
  * and the block is recycled when the last one is done (copying every chunk, and faulting in fresh

@@ -495,12 +495,13 @@ int hf_catalog_snapshot_put(hf_catalog *c, const hf_catalog_snapshot *s)
 	if ((rc = prepare(
 	         c,
 	         "INSERT INTO snapshot (id, tenant, source, label, time, recovery_time, recovery_lsn, "
-	         "parent, files, size, stored, retain_until) "
-	         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+	         "parent, files, size, stored, retain_until, kind) "
+	         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) "
 	         "ON CONFLICT (id) DO UPDATE SET tenant = excluded.tenant, source = excluded.source, "
 	         "label = excluded.label, time = excluded.time, recovery_time = excluded.recovery_time, "
 	         "recovery_lsn = excluded.recovery_lsn, parent = excluded.parent, files = excluded.files, "
-	         "size = excluded.size, stored = excluded.stored, retain_until = excluded.retain_until",
+	         "size = excluded.size, stored = excluded.stored, retain_until = excluded.retain_until, "
+	         "kind = excluded.kind",
 	         &st, "store a snapshot")) < 0)
 		return rc;
 	bind_text(st, 1, s->id);
@@ -515,6 +516,7 @@ int hf_catalog_snapshot_put(hf_catalog *c, const hf_catalog_snapshot *s)
 	sqlite3_bind_int64(st, 10, (sqlite3_int64)s->size);
 	sqlite3_bind_int64(st, 11, (sqlite3_int64)s->stored);
 	sqlite3_bind_int64(st, 12, s->retain_until);
+	bind_text(st, 13, s->kind ? s->kind : "");
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		int e = sqlite3_extended_errcode(c->db);
 		if (e == SQLITE_CONSTRAINT_FOREIGNKEY)
@@ -532,7 +534,7 @@ int hf_catalog_snapshot_put(hf_catalog *c, const hf_catalog_snapshot *s)
 /* Constant queries chosen by which filters are set, so each can use its index. */
 #define SNAP_COLS                                                                                            \
 	"SELECT id, tenant, source, label, time, recovery_time, recovery_lsn, parent, files, size, stored, " \
-	"retain_until FROM snapshot "
+	"retain_until, kind FROM snapshot "
 /* clang-format off */
 static const char *const snapshot_sql[4] = {
 	SNAP_COLS "ORDER BY time, id",
@@ -569,6 +571,7 @@ int hf_catalog_snapshot_list(hf_catalog *c, const char *tenant, const char *sour
 		s.size = (uint64_t)sqlite3_column_int64(st, 9);
 		s.stored = (uint64_t)sqlite3_column_int64(st, 10);
 		s.retain_until = sqlite3_column_int64(st, 11);
+		s.kind = col_text(st, 12);
 		rc = cb(&s, payload);
 	}
 	if (rc == 0 && step != SQLITE_DONE)

@@ -28,6 +28,7 @@ typedef struct hf_catalog_snapshot {
 	uint64_t size;            /* logical bytes */
 	uint64_t stored;          /* bytes newly stored by this snapshot */
 	int64_t retain_until;     /* object-lock retain-until (0 none) */
+	const char *kind;         /* NULL or "" for a backup, "safety" for an in-place restore's copy */
 } hf_catalog_snapshot;
 
 typedef struct hf_catalog_check {

@@ -1,4 +1,5 @@
 /* hf_backup: one tenant, one source, one snapshot; and a per-tenant run lock. */
+#include "ops/backup.h"
 #include "ops/builder.h"
 #include "ops/reader.h"
 #include "ops/adopt.h"
@@ -194,6 +195,11 @@ static int check_options(const hf_backup_options *o)
 
 int hf_backup(hf_repo *r, const hf_backup_options *o, hf_backup_result *out)
 {
+	return hf_ops_backup(r, o, NULL, out);
+}
+
+int hf_ops_backup(hf_repo *r, const hf_backup_options *o, const char *kind, hf_backup_result *out)
+{
 	hf_tenant *t = NULL;
 	hf_index *ix = NULL;
 	hf_builder *b = NULL;
@@ -251,6 +257,7 @@ int hf_backup(hf_repo *r, const hf_backup_options *o, hf_backup_result *out)
 	m.source = source;
 	m.label = label;
 	m.hostname = host;
+	m.kind = (char *)kind;
 	if ((rc = hf_builder_commit(b, &m)) < 0) {
 		hf_builder_abort(b);
 		goto fail;
@@ -278,7 +285,7 @@ fail:
 	rc = hf_error_wrap(rc, "backup of tenant '%s' failed (no snapshot was written)", t->id);
 done:
 	/* borrowed strings must not be freed by hf_manifest_clear */
-	m.tenant = m.tier = m.source = m.label = m.hostname = NULL;
+	m.tenant = m.tier = m.source = m.label = m.hostname = m.kind = NULL;
 	hf_manifest_clear(&m);
 	hf_manifest_clear(&parent);
 	hf_builder_free(b);

@@ -1,5 +1,6 @@
 /* hf_restore: resolve a tenant's snapshot and hand a reader to the source that recreates it. */
 #include "ops/adopt.h"
+#include "ops/backup.h"
 #include "ops/reader.h"
 #include "ops/snapshots.h"
 #include "source/files/files.h"
@@ -54,7 +55,7 @@ static int safety_backup(hf_repo *r, const hf_restore_options *o, const hf_manif
 	bo.pg = &pg;
 	bo.label = label;
 	memset(&res, 0, sizeof(res));
-	rc = hf_backup(r, &bo, &res);
+	rc = hf_ops_backup(r, &bo, HF_KIND_SAFETY, &res);
 	json_decref(info);
 	if (rc == HF_ENOTFOUND) {
 		hf_log_info("no current data of tenant '%s' in the target: no safety copy needed", o->tenant);

@@ -25,6 +25,7 @@ int hf_ops_catalog_record(hf_repo *r, const hf_manifest *m)
 	s.size = m->bytes;
 	s.stored = m->stored;
 	s.retain_until = m->retain_until;
+	s.kind = m->kind;
 	return hf_catalog_snapshot_put(r->catalog, &s);
 }
 
@@ -62,6 +63,7 @@ static int add_row(rows_ctx *c, const hf_catalog_snapshot *s)
 	row->files = s->files;
 	row->size = s->size;
 	row->stored = s->stored;
+	row->safety = s->kind && !strcmp(s->kind, HF_KIND_SAFETY);
 	return 0;
 }
 
@@ -124,6 +126,7 @@ int hf_ops_snapshot_rows(hf_repo *r, const hf_tenant *t, hf_snaprow **out, size_
 		s.files = m.files;
 		s.size = m.bytes;
 		s.stored = m.stored;
+		s.kind = m.kind;
 		rc = add_row(&c, &s);
 		hf_manifest_clear(&m);
 		if (rc < 0)
@@ -182,7 +185,7 @@ int hf_ops_resolve(hf_repo *r, const hf_tenant *t, const char *snapshot, const c
 			rc = hf_error_set(HF_ENOTFOUND, "no snapshot '%s' for tenant '%s'", snapshot, t->id);
 	} else {
 		for (size_t i = 0; i < n; i++) {
-			if (source && strcmp(rows[i].source, source) != 0)
+			if (rows[i].safety || (source && strcmp(rows[i].source, source) != 0))
 				continue;
 			if (at && rows[i].recovery_ns > at_ns)
 				continue;

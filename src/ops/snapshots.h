@@ -9,6 +9,7 @@ typedef struct hf_snaprow {
 	char id[HF_ID_HEX + 1];
 	char parent[HF_ID_HEX + 1];
 	char *source, *label, *lsn;
+	int safety; /* an in-place restore's copy of the data it replaced: never "latest" nor picked by --at */
 	int64_t time, recovery_ns; /* time in ns (catalog keeps seconds for time, ns via recovery) */
 	int64_t time_ns;
 	uint64_t files, size, stored;
@@ -19,7 +20,8 @@ typedef struct hf_snaprow {
 int hf_ops_snapshot_rows(hf_repo *r, const hf_tenant *t, hf_snaprow **out, size_t *n, size_t *unreadable);
 void hf_ops_snaprows_free(hf_snaprow *v, size_t n);
 
-/* Resolve "latest", an id or unique prefix, or the newest at/before `at`, optionally of a source kind. */
+/* Resolve "latest", an id or unique prefix, or the newest at/before `at`, optionally of a source kind.
+ * Safety copies are found by id or prefix only. */
 int hf_ops_resolve(hf_repo *r, const hf_tenant *t, const char *snapshot, const char *at, const char *source,
 		   hf_manifest *out);
 

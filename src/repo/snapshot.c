@@ -23,6 +23,7 @@ void hf_manifest_clear(hf_manifest *m)
 	free(m->hostname);
 	free(m->lsn);
 	free(m->source_info);
+	free(m->kind);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -39,7 +40,7 @@ int hf_manifest_write(hf_repo *r, const hf_tenant *t, hf_manifest *m, uint64_t *
 	if (m->source_info && !(info = json_loads(m->source_info, 0, NULL)))
 		return hf_error_set(HF_ERROR, "source info of the snapshot is not valid JSON");
 	j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:{s:I, s:s*}, s:s, s:s, "
-		      "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:o*, s:s}",
+		      "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:o*, s:s, s:s*}",
 		      "v", 1, "tenant", m->tenant, "tid", t->tid, "tier", m->tier ? m->tier : t->tier, "source",
 		      m->source, "label", m->label ? m->label : "", "hostname", m->hostname ? m->hostname : "",
 		      "time", (json_int_t)m->time_ns, "time_text", when, "recovery", "time",
@@ -47,7 +48,8 @@ int hf_manifest_write(hf_repo *r, const hf_tenant *t, hf_manifest *m, uint64_t *
 		      "files", (json_int_t)m->files, "dirs", (json_int_t)m->dirs, "bytes", (json_int_t)m->bytes,
 		      "chunks", (json_int_t)m->chunks, "new_chunks", (json_int_t)m->new_chunks, "new_bytes",
 		      (json_int_t)m->new_bytes, "stored", (json_int_t)m->stored, "retain_until",
-		      (json_int_t)m->retain_until, "source_info", info, "program", "holdfast " HF_VERSION);
+		      (json_int_t)m->retain_until, "source_info", info, "program", "holdfast " HF_VERSION, "kind",
+		      m->kind && *m->kind ? m->kind : NULL);
 	if (!j || !(text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS))) {
 		rc = hf_error_set(HF_ENOMEM, "unable to encode snapshot manifest");
 		goto done;
@@ -76,6 +78,7 @@ int hf_manifest_load(hf_repo *r, const hf_tenant *t, const char *id, hf_manifest
 	json_t *j = NULL, *info = NULL;
 	char key[160], what[200], check[HF_ID_HEX + 1];
 	const char *tenant, *tid, *tier = NULL, *source, *label = "", *host = "", *tree, *parent = "", *lsn = NULL;
+	const char *kind = NULL;
 	json_int_t time_ns = 0, rec = 0, files = 0, dirs = 0, bytes = 0, chunks = 0, nc = 0, nb = 0, st = 0, ru = 0;
 	hf_manifest m;
 	int rc;
@@ -94,12 +97,12 @@ int hf_manifest_load(hf_repo *r, const hf_tenant *t, const char *id, hf_manifest
 		goto done;
 	j = json_loadb((char *)plain.data, plain.len, 0, NULL);
 	if (!j || json_unpack(j, "{s:s, s:s, s?s, s:s, s?s, s?s, s:I, s?{s?I, s?s}, s:s, s?s, s?{s?I, s?I, s?I, s?I, "
-				 "s?I, s?I, s?I}, s?I, s?o}",
+				 "s?I, s?I, s?I}, s?I, s?o, s?s}",
 			      "tenant", &tenant, "tid", &tid, "tier", &tier, "source", &source, "label", &label,
 			      "hostname", &host, "time", &time_ns, "recovery", "time", &rec, "lsn", &lsn, "tree",
 			      &tree, "parent", &parent, "stats", "files", &files, "dirs", &dirs, "bytes", &bytes,
 			      "chunks", &chunks, "new_chunks", &nc, "new_bytes", &nb, "stored", &st, "retain_until",
-			      &ru, "source_info", &info) < 0 ||
+			      &ru, "source_info", &info, "kind", &kind) < 0 ||
 	    strcmp(tid, t->tid) != 0 || strcmp(tenant, t->id) != 0 || hf_hex_decode(m.tree, HF_ID_BYTES, tree) < 0) {
 		rc = hf_error_set(HF_ECORRUPT, "%s is malformed", what);
 		goto done;
@@ -113,6 +116,7 @@ int hf_manifest_load(hf_repo *r, const hf_tenant *t, const char *id, hf_manifest
 	m.label = dup_or_null(label);
 	m.hostname = dup_or_null(host);
 	m.lsn = dup_or_null(lsn);
+	m.kind = kind && *kind ? strdup(kind) : NULL;
 	m.source_info = info && !json_is_null(info) ? json_dumps(info, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	m.time_ns = time_ns;
 	m.recovery_ns = rec ? rec : time_ns;

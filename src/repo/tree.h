@@ -41,6 +41,8 @@ int hf_tree_encode(const hf_node *dir, hf_buf *out);
 /* Parse a tree blob into dir's children (dirs get hash = subtree id, no children loaded). */
 int hf_tree_decode(hf_node *dir, const uint8_t *data, size_t len, const char *what);
 
+#define HF_KIND_SAFETY "safety" /* hf_manifest.kind of an in-place restore's copy of what it replaced */
+
 typedef struct hf_manifest {
 	char id[HF_ID_HEX + 1];
 	char *tenant;
@@ -57,6 +59,7 @@ typedef struct hf_manifest {
 	uint64_t files, dirs, bytes, chunks, new_chunks, new_bytes, stored;
 	int64_t retain_until;
 	char *source_info;   /* JSON text or NULL */
+	char *kind;          /* NULL for a backup; "safety": an in-place restore's copy of what it replaced */
 } hf_manifest;
 
 void hf_manifest_clear(hf_manifest *m);

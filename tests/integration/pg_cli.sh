@@ -57,9 +57,18 @@ expect_status 9 hf restore --tenant north --snapshot "$snap_rows" --target-pg "$
 expect_one_line_error
 
 say "rows: in place, with a safety copy first"
+north_changed=$(rows_fp ${P}_rows north)
 ok hf restore --tenant north --snapshot "$snap_rows" --target-pg "$DSN dbname=${P}_rows" --in-place --json
-check "a safety snapshot was taken" [ "$(jq -r .safety_snapshot "$OUT")" != null ]
+safety=$(jq -r .safety_snapshot "$OUT")
+check "a safety snapshot was taken" [ "$safety" != null ]
 check "north equals the earlier state" [ "$north_then" = "$(rows_fp ${P}_rows north)" ]
+say "rows: latest skips the safety copy; the safety copy restores by id"
+ok hf restore --tenant north --snapshot latest --target-pg "$DSN dbname=${P}_rows" --in-place --json
+check "latest after an in-place restore is the backup, not the safety copy" \
+	[ "$(jq -r .snapshot "$OUT")" = "$snap_rows" ]
+check "north still equals the earlier state" [ "$north_then" = "$(rows_fp ${P}_rows north)" ]
+ok hf restore --tenant north --snapshot "${safety:0:16}" --target-pg "$DSN dbname=${P}_rows_copy" --in-place
+check "the safety copy holds the replaced data" [ "$north_changed" = "$(rows_fp ${P}_rows_copy north)" ]
 check "south unchanged" [ "$south_now" = "$(rows_fp ${P}_rows south)" ]
 check "quoted tenant unchanged" [ "$quoted_now" = "$(fp ${P}_rows "SELECT * FROM patients WHERE tenant='o''brien-ünï'")" ]
 

@@ -147,7 +147,7 @@ static hf_catalog_tenant tenant(const char *id, const char *tid, const char *tie
 
 static hf_catalog_snapshot snapshot(const char *id, const char *ten, const char *source, int64_t time)
 {
-	hf_catalog_snapshot s = {id, ten, source, "label", time, time - 5, NULL, NULL, 3, 300, 30, 0};
+	hf_catalog_snapshot s = {id, ten, source, "label", time, time - 5, NULL, NULL, 3, 300, 30, 0, NULL};
 	return s;
 }
 
@@ -202,7 +202,6 @@ static void test_upgrade(void)
 	hf_catalog *c = NULL;
 	const char *path = tpath("v1.db"), *p0 = tpath("v0.db");
 	hf_catalog_tenant t = tenant("acme", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "silver");
-	hf_catalog_snapshot s = snapshot("s1", "acme", "files", 100);
 	int v = -1;
 
 	CHECK_OK(hf_catalog_open_at_version(&c, p0, 0));
@@ -222,10 +221,14 @@ static void test_upgrade(void)
 	CHECK(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name = 'audit_event'") == 0);
 	CHECK(hf_catalog_audit_add(c, 1, "x", NULL, NULL) < 0); /* no audit table at version 1 */
 	CHECK_OK(hf_catalog_tenant_put(c, &t));
-	CHECK_OK(hf_catalog_snapshot_put(c, &s));
 	CHECK_OK(hf_catalog_check_put(c, &(hf_catalog_check){50, "acme", 10, 0, 0, NULL}));
 	hf_catalog_free(c);
 	c = NULL;
+	/* rows as version 1 wrote them: a backup and an in-place restore's safety copy */
+	CHECK(raw_exec(path, "INSERT INTO snapshot (id, tenant, source, label, time, recovery_time, files, size, "
+	                     "stored) VALUES ('s1', 'acme', 'files', 'label', 100, 95, 3, 300, 30), "
+	                     "('s2', 'acme', 'postgres', 'safety copy before in-place restore of s0', 150, 150, "
+	                     "1, 10, 10)") == 0);
 
 	CHECK_OK(hf_catalog_open(&c, path));
 	if (!c)
@@ -233,7 +236,9 @@ static void test_upgrade(void)
 	CHECK_OK(hf_catalog_schema_version(c, &v));
 	CHECK(v == hf_catalog_latest_version());
 	CHECK_STR(tenants(c), "acme,aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,silver,1700000000,-");
-	CHECK_STR(snaps(c, NULL, NULL), "s1@100:acme/files");
+	CHECK_STR(snaps(c, NULL, NULL), "s1@100:acme/files|s2@150:acme/postgres");
+	/* migration 4 recognises the safety copy by its label */
+	CHECK_STR(raw_text(path, "SELECT group_concat(id || '=' || kind) FROM snapshot"), "s1=,s2=safety");
 	CHECK_STR(checks(c), "50,acme,10,0,0,-");
 	CHECK_OK(hf_catalog_audit_add(c, 60, "tenant.create", "acme", "tier silver"));
 	CHECK_STR(audits(c, NULL), "60,tenant.create,acme,tier silver");
@@ -391,7 +396,7 @@ static void test_snapshots(hf_catalog *c)
 
 	CHECK_OK(hf_catalog_snapshot_put(c, &(hf_catalog_snapshot){"c", "alpha", "postgres", "db", 200, 190,
 	                                                           "0/3000028", NULL, 10, 5000000000000ull,
-	                                                           123, 1900000000}));
+	                                                           123, 1900000000, NULL}));
 	s = snapshot("b", "alpha", "files", 200);
 	CHECK_OK(hf_catalog_snapshot_put(c, &s));
 	s = snapshot("a", "zeta", "files", 300);

@@ -166,6 +166,7 @@ typedef struct hf_snapshot_info {
 	int64_t recovery_ns;
 	char *lsn;                  /* NULL unless postgres */
 	uint64_t files, size, stored;
+	int safety;                 /* an in-place restore's copy of the data it replaced (never "latest") */
 } hf_snapshot_info;
 /* tenant NULL = all tenants; ordered by time. A manifest that cannot be read (damaged, or sealed with
  * another key) is logged as a warning, left out and counted in *unreadable (may be NULL); it is not an

@@ -34,8 +34,9 @@ int cmd_snapshots(cli *c)
 			cli_time(when, sizeof(when), s[i].time_ns);
 			cli_time(rec, sizeof(rec), s[i].recovery_ns);
 			json_array_append_new(
-				a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:I, s:I, s:I}", "id", s[i].id,
-					     "tenant", s[i].tenant, "source", s[i].source, "label", s[i].label, "time", when,
+				a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:I, s:I, s:I}", "id", s[i].id,
+					     "tenant", s[i].tenant, "source", s[i].source, "kind", s[i].safety ? "safety" : "backup",
+					     "label", s[i].label, "time", when,
 					     "recovery_time", rec, "lsn", s[i].lsn, "parent", s[i].parent[0] ? s[i].parent : NULL,
 					     "files", (json_int_t)s[i].files, "size", (json_int_t)s[i].size, "stored",
 					     (json_int_t)s[i].stored));

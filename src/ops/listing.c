@@ -102,6 +102,7 @@ static int append_rows(hf_snapshot_info **v, size_t *n, const hf_tenant *t, hf_s
 		s->files = rows[i].files;
 		s->size = rows[i].size;
 		s->stored = rows[i].stored;
+		s->safety = rows[i].safety;
 	}
 	return 0;
 }

@@ -69,6 +69,11 @@ check "latest after an in-place restore is the backup, not the safety copy" \
 check "north still equals the earlier state" [ "$north_then" = "$(rows_fp ${P}_rows north)" ]
 ok hf restore --tenant north --snapshot "${safety:0:16}" --target-pg "$DSN dbname=${P}_rows_copy" --in-place
 check "the safety copy holds the replaced data" [ "$north_changed" = "$(rows_fp ${P}_rows_copy north)" ]
+ok hf snapshots --tenant north --json
+check "snapshots --json marks the safety copy" \
+	[ "$(jq -r --arg id "$safety" '.[] | select(.id == $id) | .kind' "$OUT")" = safety ]
+check "snapshots --json marks the backup" \
+	[ "$(jq -r --arg id "$snap_rows" '.[] | select(.id == $id) | .kind' "$OUT")" = backup ]
 check "south unchanged" [ "$south_now" = "$(rows_fp ${P}_rows south)" ]
 check "quoted tenant unchanged" [ "$quoted_now" = "$(fp ${P}_rows "SELECT * FROM patients WHERE tenant='o''brien-ünï'")" ]
 

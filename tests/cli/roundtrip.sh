@@ -164,6 +164,16 @@ expect_status 5 hf restore --tenant acme --snapshot "$S1" --include "$abs/no/suc
 expect_one_line_error
 expect_stderr_match "no/such/dir"
 
+say "a directory larger than one lstat batch (1024 entries)"
+mkdir -p "$T/many/sub"
+for i in $(seq -w 0 1299); do printf 'file %s\n' "$i" >"$T/many/f$i"; done
+ln -s f0001 "$T/many/zz-link"
+printf 'deep\n' >"$T/many/sub/deep"
+ok hf backup --tenant beta --path "$T/many" --json
+many=$(json_get .id)
+ok hf restore --tenant beta --snapshot "$many" --target "$T/r-many"
+compare_trees "$T/many" "$(restored_root "$T/r-many" "$T/many")"
+
 say "check --read-data of everything written here"
 ok hf check --read-data
 say "ok"

@@ -104,13 +104,21 @@ static int emit_simple(walker *w, const struct stat *st, hf_entry_type type, con
 
 static int visit(walker *w, const struct stat *st);
 
-/* One directory entry: its name, inode (from readdir) and lstat result. */
+/* One directory entry: its name and inode (from readdir). */
 typedef struct dent {
 	char *name;
 	uint64_t ino;
+} dent;
+
+/* Entries are lstat'ed in batches, so that a directory of millions of files needs no more memory
+ * than its names. */
+#define STAT_BATCH 1024
+
+typedef struct stat_slot {
+	const dent *d;
 	int err; /* errno of the lstat, 0 when st is valid */
 	struct stat st;
-} dent;
+} stat_slot;
 
 static int cmp_dent_names(const void *a, const void *b)
 {
@@ -173,53 +181,60 @@ static int list_dir(walker *w, int fd, dent **out, size_t *out_n)
 	return 0;
 }
 
-static int cmp_dent_inodes(const void *a, const void *b)
+static int cmp_slot_inodes(const void *a, const void *b)
 {
-	const dent *x = *(const dent *const *)a, *y = *(const dent *const *)b;
-	return (x->ino > y->ino) - (x->ino < y->ino);
+	const stat_slot *x = *(const stat_slot *const *)a, *y = *(const stat_slot *const *)b;
+	return (x->d->ino > y->d->ino) - (x->d->ino < y->d->ino);
 }
 
-/* lstat every entry relative to the directory, in inode order: on a cold cache the inode table is
+/* lstat entries v[0..n) relative to the directory, in inode order: on a cold cache the inode table is
  * then read front to back instead of in name order, and each lookup is one path component. */
-static int stat_all(int dirfd, dent *v, size_t n)
+static void stat_batch(int dirfd, const dent *v, size_t n, stat_slot *slots, stat_slot **order)
 {
-	dent **order = malloc((n ? n : 1) * sizeof(*order));
-	if (!order)
-		return hf_error_set(HF_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		slots[i].d = &v[i];
+		order[i] = &slots[i];
+	}
+	qsort(order, n, sizeof(*order), cmp_slot_inodes);
 	for (size_t i = 0; i < n; i++)
-		order[i] = &v[i];
-	qsort(order, n, sizeof(*order), cmp_dent_inodes);
-	for (size_t i = 0; i < n; i++)
-		order[i]->err = fstatat(dirfd, order[i]->name, &order[i]->st, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
-	free(order);
-	return 0;
+		order[i]->err = fstatat(dirfd, order[i]->d->name, &order[i]->st, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
 }
 
 static int visit_children(walker *w, int dirfd, dent *v, size_t n)
 {
-	size_t base = w->path.len;
+	size_t base = w->path.len, batch = n < STAT_BATCH ? n : STAT_BATCH;
 	char **names = malloc((n ? n : 1) * sizeof(*names));
-	int rc;
-	if (!names)
+	stat_slot *slots = malloc((batch ? batch : 1) * sizeof(*slots));
+	stat_slot **order = malloc((batch ? batch : 1) * sizeof(*order));
+	int rc = 0;
+	if (!names || !slots || !order) {
+		free(names);
+		free(slots);
+		free(order);
 		return hf_error_set(HF_ENOMEM, "out of memory");
+	}
 	for (size_t i = 0; i < n; i++)
 		names[i] = v[i].name;
 	hf_prefetch_dir(w->prefetch, cur_path(w), names, n);
 	free(names);
-	rc = stat_all(dirfd, v, n);
 	for (size_t i = 0; i < n && rc == 0; i++) {
+		const stat_slot *sl = &slots[i % STAT_BATCH];
+		if (i % STAT_BATCH == 0)
+			stat_batch(dirfd, v + i, n - i < STAT_BATCH ? n - i : STAT_BATCH, slots, order);
 		hf_prefetch_advance(w->prefetch);
 		w->path.len = base;
 		if ((base > 1 && (rc = hf_buf_append(&w->path, "/", 1)) < 0) ||
 		    (rc = hf_buf_append(&w->path, v[i].name, strlen(v[i].name))) < 0 ||
 		    (rc = hf_buf_cstr(&w->path)) < 0)
 			break;
-		if (v[i].err) {
-			warn(w, v[i].err, v[i].err == ENOENT ? "skipping vanished" : "unable to read");
+		if (sl->err) {
+			warn(w, sl->err, sl->err == ENOENT ? "skipping vanished" : "unable to read");
 			continue;
 		}
-		rc = visit(w, &v[i].st);
+		rc = visit(w, &sl->st);
 	}
+	free(slots);
+	free(order);
 	w->path.len = base;
 	w->path.data[base] = '\0';
 	return rc;

@@ -5,6 +5,7 @@
 #include "ops/snapshots.h"
 #include "repo/pack.h"
 #include "util/clock.h"
+#include "util/buf.h"
 #include "util/error.h"
 #include "util/hex.h"
 #include "util/log.h"
@@ -103,14 +104,10 @@ static int cmp_bad(const void *a, const void *b) { return memcmp(a, b, HF_ID_BYT
 
 static void mark_bad(check_ctx *c, const uint8_t *id, const char *object)
 {
-	if (c->bad.n == c->bad.cap) {
-		size_t cap = c->bad.cap ? c->bad.cap * 2 : 64;
-		bad_blob *v = realloc(c->bad.v, cap * sizeof(*v));
-		if (!v)
-			return;
-		c->bad.v = v;
-		c->bad.cap = cap;
-	}
+	bad_blob *v = hf_array_grow(c->bad.v, &c->bad.cap, c->bad.n, sizeof(*v), 64);
+	if (!v)
+		return;
+	c->bad.v = v;
 	memcpy(c->bad.v[c->bad.n].id, id, HF_ID_BYTES);
 	c->bad.v[c->bad.n++].why = strdup(object);
 }

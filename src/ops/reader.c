@@ -2,6 +2,7 @@
  * to its id) and each file's hash over its chunk ids. */
 #include "ops/reader.h"
 #include "compress/compress.h"
+#include "util/buf.h"
 #include "util/error.h"
 #include "util/hex.h"
 
@@ -64,14 +65,10 @@ static int push_dirs(tree_load *tl, hf_node *dir)
 	for (size_t i = 0; i < dir->nchildren; i++) {
 		if (dir->children[i]->type != HF_ENTRY_DIR)
 			continue;
-		if (tl->n == tl->cap) {
-			size_t cap = tl->cap ? tl->cap * 2 : 64;
-			hf_node **v = realloc(tl->stack, cap * sizeof(*v));
-			if (!v)
-				return hf_error_set(HF_ENOMEM, "out of memory");
-			tl->stack = v;
-			tl->cap = cap;
-		}
+		hf_node **v = hf_array_grow(tl->stack, &tl->cap, tl->n, sizeof(*v), 64);
+		if (!v)
+			return hf_error_set(HF_ENOMEM, "out of memory");
+		tl->stack = v;
 		tl->stack[tl->n++] = dir->children[i];
 	}
 	return 0;

@@ -1,6 +1,7 @@
 /* Snapshot listing, resolution and catalog sync. */
 #include "ops/snapshots.h"
 #include "util/clock.h"
+#include "util/buf.h"
 #include "util/error.h"
 #include "util/hex.h"
 #include "util/log.h"
@@ -42,15 +43,10 @@ static int cmp_ids(const void *a, const void *b) { return strcmp(a, b); }
 
 static int add_row(rows_ctx *c, const hf_catalog_snapshot *s)
 {
-	hf_snaprow *row;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
-		hf_snaprow *v = realloc(c->v, cap * sizeof(*v));
-		if (!v)
-			return hf_error_set(HF_ENOMEM, "out of memory");
-		c->v = v;
-		c->cap = cap;
-	}
+	hf_snaprow *row, *v = hf_array_grow(c->v, &c->cap, c->n, sizeof(*v), 16);
+	if (!v)
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	c->v = v;
 	row = &c->v[c->n++];
 	memset(row, 0, sizeof(*row));
 	snprintf(row->id, sizeof(row->id), "%s", s->id);

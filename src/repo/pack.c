@@ -1,5 +1,6 @@
 /* Pack building and parsing; blob sealing. */
 #include "repo/pack.h"
+#include "util/buf.h"
 #include "util/error.h"
 
 #include <stdlib.h>
@@ -44,17 +45,13 @@ int hf_pack_begin(hf_pack_builder *b, const uint8_t tid[HF_TID_BYTES], size_t re
 
 int hf_pack_add(hf_pack_builder *b, const hf_index_entry *e, size_t sealed_len, uint8_t **where)
 {
+	hf_index_entry *ne;
 	int rc;
 	if (b->buf.len + sealed_len > UINT32_MAX)
 		return hf_error_set(HF_ERROR, "pack too large");
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 64;
-		hf_index_entry *ne = realloc(b->ents, cap * sizeof(*ne));
-		if (!ne)
-			return hf_error_set(HF_ENOMEM, "out of memory");
-		b->ents = ne;
-		b->cap = cap;
-	}
+	if (!(ne = hf_array_grow(b->ents, &b->cap, b->n, sizeof(*ne), 64)))
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	b->ents = ne;
 	if ((rc = hf_buf_reserve(&b->buf, sealed_len)) < 0)
 		return rc;
 	b->ents[b->n] = *e;

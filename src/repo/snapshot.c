@@ -4,6 +4,7 @@
 #include "repo/tree.h"
 #include "compress/compress.h"
 #include "util/clock.h"
+#include "util/buf.h"
 #include "util/error.h"
 #include "util/hex.h"
 
@@ -151,19 +152,15 @@ static int list_one(const char *name, uint64_t size, void *payload)
 {
 	list_ctx *l = payload;
 	const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+	char (*v)[HF_ID_HEX + 1];
 	(void)size;
 	if (!hf_hex_valid(base, HF_ID_HEX))
 		return 0;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		void *v = realloc(l->v, cap * sizeof(*l->v));
-		if (!v) {
-			l->err = hf_error_set(HF_ENOMEM, "out of memory");
-			return 1;
-		}
-		l->v = v;
-		l->cap = cap;
+	if (!(v = hf_array_grow(l->v, &l->cap, l->n, sizeof(*l->v), 16))) {
+		l->err = hf_error_set(HF_ENOMEM, "out of memory");
+		return 1;
 	}
+	l->v = v;
 	memcpy(l->v[l->n++], base, HF_ID_HEX + 1);
 	return 0;
 }

@@ -2,6 +2,7 @@
  * tenant's id and tier. Subkeys for encryption, chunk ids and the chunker are derived from it. */
 #include "repo/repo.h"
 #include "util/clock.h"
+#include "util/buf.h"
 #include "util/error.h"
 #include "util/hex.h"
 #include "util/log.h"
@@ -125,7 +126,7 @@ static int scan_one(const char *name, uint64_t size, void *payload)
 {
 	scan_ctx *s = payload;
 	const char *tid = name + strlen("keys/tenants/");
-	hf_tenant *t = NULL;
+	hf_tenant *t = NULL, **v;
 	int rc;
 	(void)size;
 	if (!hf_hex_valid(tid, HF_TID_HEX))
@@ -134,17 +135,12 @@ static int scan_one(const char *name, uint64_t size, void *payload)
 		s->err = rc;
 		return 1;
 	}
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-		hf_tenant **v = realloc(s->v, cap * sizeof(*v));
-		if (!v) {
-			hf_tenant_free(t);
-			s->err = hf_error_set(HF_ENOMEM, "out of memory");
-			return 1;
-		}
-		s->v = v;
-		s->cap = cap;
+	if (!(v = hf_array_grow(s->v, &s->cap, s->n, sizeof(*v), 16))) {
+		hf_tenant_free(t);
+		s->err = hf_error_set(HF_ENOMEM, "out of memory");
+		return 1;
 	}
+	s->v = v;
 	s->v[s->n++] = t;
 	return 0;
 }

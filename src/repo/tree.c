@@ -1,5 +1,6 @@
 /* Tree nodes and their JSON encoding (one blob per directory, canonical: sorted keys and names). */
 #include "repo/tree.h"
+#include "util/buf.h"
 #include "util/error.h"
 #include "util/hex.h"
 
@@ -61,7 +62,7 @@ hf_node *hf_node_lookup(hf_node *root, const char *path)
 
 int hf_node_child(hf_node *dir, const char *name, hf_entry_type type, hf_node **out)
 {
-	hf_node *c = NULL;
+	hf_node *c = NULL, **v;
 	/* Entries usually arrive sorted: a name after the last child cannot exist yet. */
 	if (dir->nchildren == 0 || strcmp(name, dir->children[dir->nchildren - 1]->name) > 0)
 		c = NULL;
@@ -71,14 +72,9 @@ int hf_node_child(hf_node *dir, const char *name, hf_entry_type type, hf_node **
 		*out = c;
 		return 0;
 	}
-	if (dir->nchildren == dir->capchildren) {
-		size_t cap = dir->capchildren ? dir->capchildren * 2 : 8;
-		hf_node **v = realloc(dir->children, cap * sizeof(*v));
-		if (!v)
-			return hf_error_set(HF_ENOMEM, "out of memory");
-		dir->children = v;
-		dir->capchildren = cap;
-	}
+	if (!(v = hf_array_grow(dir->children, &dir->capchildren, dir->nchildren, sizeof(*v), 8)))
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	dir->children = v;
 	if (!(c = hf_node_new(name, type)))
 		return hf_error_set(HF_ENOMEM, "out of memory");
 	dir->children[dir->nchildren++] = c;

@@ -26,6 +26,19 @@ int hf_buf_reserve(hf_buf *b, size_t extra)
 	return 0;
 }
 
+void *hf_array_grow(void *v, size_t *cap, size_t n, size_t elem, size_t first)
+{
+	size_t ncap;
+	if (n < *cap)
+		return v;
+	ncap = *cap ? *cap * 2 : first;
+	if (ncap <= n || ncap > SIZE_MAX / elem)
+		return NULL;
+	if ((v = realloc(v, ncap * elem)))
+		*cap = ncap;
+	return v;
+}
+
 int hf_buf_append(hf_buf *b, const void *data, size_t len)
 {
 	int rc;

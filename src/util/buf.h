@@ -28,6 +28,11 @@ void hf_buf_free(hf_buf *b);
 /* Take ownership of the data (caller frees), reset the buffer. */
 uint8_t *hf_buf_detach(hf_buf *b, size_t *len);
 
+/* Room for element n of an array v of *cap elements of elem bytes: v itself when n < *cap, else v
+ * reallocated to twice its capacity (first elements the first time) with *cap updated. NULL when out
+ * of memory, v then unchanged and still owned by the caller. */
+void *hf_array_grow(void *v, size_t *cap, size_t n, size_t elem, size_t first);
+
 static inline uint32_t hf_le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;

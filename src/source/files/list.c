@@ -1,6 +1,7 @@
 /* The entry list behind restore and tar export: a validated copy of a snapshot's entries, filtered
  * by include names, with hardlinks whose first name was filtered out turned back into files. */
 #include "source/files/internal.h"
+#include "util/buf.h"
 #include "util/error.h"
 
 #include <stdlib.h>
@@ -44,7 +45,7 @@ static int copy_entry(const hf_entry_meta *m, void *payload)
 {
 	load_ctx *c = payload;
 	hf_files_list *l = c->l;
-	hf_files_entry *e;
+	hf_files_entry *e, *nv;
 
 	if (!hf_files_name_valid(m->name))
 		return c->rc = hf_error_set(HF_ECORRUPT, "snapshot entry '%s' has an unsafe name",
@@ -56,14 +57,9 @@ static int copy_entry(const hf_entry_meta *m, void *payload)
 	    (m->type == HF_ENTRY_HARDLINK && !hf_files_name_valid(m->link_target)))
 		return c->rc = hf_error_set(HF_ECORRUPT, "snapshot entry '%s' has an invalid link target",
 		                            m->name);
-	if (l->len == l->cap) {
-		size_t ncap = l->cap ? l->cap * 2 : 256;
-		hf_files_entry *nv = realloc(l->v, ncap * sizeof(*nv));
-		if (!nv)
-			return c->rc = hf_error_set(HF_ENOMEM, "out of memory");
-		l->v = nv;
-		l->cap = ncap;
-	}
+	if (!(nv = hf_array_grow(l->v, &l->cap, l->len, sizeof(*nv), 256)))
+		return c->rc = hf_error_set(HF_ENOMEM, "out of memory");
+	l->v = nv;
 	e = &l->v[l->len];
 	memset(e, 0, sizeof(*e));
 	e->m = *m;

@@ -2,6 +2,7 @@
  * with them), and removing an object for good (every version, so removed key material is really gone). */
 #include "storage/s3/s3_internal.h"
 
+#include "util/buf.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -144,14 +145,10 @@ typedef struct vlist {
 
 static int vlist_add(vlist *v, const char *id)
 {
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? v->cap * 2 : 8;
-		char **ids = realloc(v->ids, cap * sizeof(*ids));
-		if (!ids)
-			return hf_error_set(HF_ENOMEM, "out of memory");
-		v->ids = ids;
-		v->cap = cap;
-	}
+	char **ids = hf_array_grow(v->ids, &v->cap, v->n, sizeof(*ids), 8);
+	if (!ids)
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	v->ids = ids;
 	if (!(v->ids[v->n] = strdup(id)))
 		return hf_error_set(HF_ENOMEM, "out of memory");
 	v->n++;

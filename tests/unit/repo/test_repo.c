@@ -3,8 +3,10 @@
 #include "repo/pack.h"
 #include "repo/tree.h"
 #include "test.h"
+#include "util/buf.h"
 #include "util/error.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,9 +247,32 @@ static void test_keyslots_and_tenants(void)
 	CHECK(system(url) == 0);
 }
 
+/* util/buf.h's array growth, used by the pack builder, trees and listings */
+static void test_array_grow(void)
+{
+	size_t cap = 0;
+	uint32_t *v = hf_array_grow(NULL, &cap, 0, sizeof(*v), 4), *w;
+	CHECK(v && cap == 4);
+	if (!v)
+		return;
+	for (uint32_t i = 0; i < 4; i++)
+		v[i] = i;
+	CHECK(hf_array_grow(v, &cap, 3, sizeof(*v), 4) == v && cap == 4); /* room left: unchanged */
+	w = hf_array_grow(v, &cap, 4, sizeof(*v), 4);
+	CHECK(w && cap == 8);
+	if (w) {
+		CHECK(w[0] == 0 && w[3] == 3);
+		v = w;
+	}
+	cap = SIZE_MAX / 2 + 1; /* doubling would overflow: refused, array and capacity unchanged */
+	CHECK(hf_array_grow(v, &cap, cap, sizeof(*v), 4) == NULL && cap == SIZE_MAX / 2 + 1);
+	free(v);
+}
+
 int main(void)
 {
 	CHECK_OK(hf_crypto_init());
+	test_array_grow();
 	test_sealed();
 	test_pack();
 	test_index();

@@ -248,6 +248,7 @@ static void test_upgrade(void)
 typedef struct opener {
 	const char *path;
 	int rc, version;
+	char msg[512]; /* the worker's error message (messages are per thread) */
 } opener;
 
 static void *open_worker(void *arg)
@@ -257,6 +258,8 @@ static void *open_worker(void *arg)
 	o->rc = hf_catalog_open(&c, o->path);
 	if (o->rc == 0)
 		o->rc = hf_catalog_schema_version(c, &o->version);
+	if (o->rc < 0)
+		snprintf(o->msg, sizeof(o->msg), "%s", hf_error_message());
 	hf_catalog_free(c);
 	return NULL;
 }
@@ -268,11 +271,13 @@ static void test_concurrent_open(void)
 	opener o[4];
 	const char *path = tpath("race.db");
 	for (int i = 0; i < 4; i++) {
-		o[i] = (opener){path, -100, -1};
+		o[i] = (opener){path, -100, -1, ""};
 		CHECK(pthread_create(&th[i], NULL, open_worker, &o[i]) == 0);
 	}
 	for (int i = 0; i < 4; i++) {
 		pthread_join(th[i], NULL);
+		if (o[i].rc != 0)
+			fprintf(stderr, "opener %d: %s\n", i, o[i].msg);
 		CHECK_RC(o[i].rc, 0);
 		CHECK(o[i].version == hf_catalog_latest_version());
 	}

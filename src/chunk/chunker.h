@@ -30,4 +30,15 @@ void hf_chunker_init(hf_chunker *c, const hf_chunker_params *p, const uint64_t g
  * input is needed to decide (only possible when !eof and n < max_size). At eof, returns min(n, cut). */
 size_t hf_chunker_next(const hf_chunker *c, const uint8_t *data, size_t n, int eof);
 
+/* How far the search for the current chunk's end has got (zero it at every chunk start). */
+typedef struct hf_chunk_scan {
+	size_t pos;  /* bytes of the chunk already looked at */
+	uint64_t h;  /* the rolling hash at pos */
+} hf_chunk_scan;
+
+/* hf_chunker_next for a caller that appends input to the same chunk between calls: bytes looked at by
+ * an earlier call that returned 0 are not scanned again. Same cuts as hf_chunker_next; `s` is reset
+ * whenever a length is returned. */
+size_t hf_chunker_resume(const hf_chunker *c, hf_chunk_scan *s, const uint8_t *data, size_t n, int eof);
+
 #endif

@@ -84,21 +84,34 @@ static inline size_t scan(const uint64_t *restrict gear, const uint8_t *restrict
 	return 0;
 }
 
-size_t hf_chunker_next(const hf_chunker *c, const uint8_t *data, size_t n, int eof)
+size_t hf_chunker_resume(const hf_chunker *c, hf_chunk_scan *s, const uint8_t *data, size_t n, int eof)
 {
 	size_t min = c->p.min_size, avg = c->p.avg_size, max = c->p.max_size;
-	size_t end = n < max ? n : max, cut;
-	uint64_t h = 0;
+	size_t end = n < max ? n : max, cut = 0;
 
 	/* The hash starts at min_size, so each decision depends only on bytes of this chunk. */
 	if (end <= min)
 		return eof ? end : 0;
-	cut = scan(c->gear, data, min, end < avg ? end : avg, c->mask_s, &h);
-	if (!cut && end > avg)
-		cut = scan(c->gear, data, avg, end, c->mask_l, &h);
+	if (s->pos < min) {
+		s->pos = min;
+		s->h = 0;
+	}
+	if (s->pos < avg) {
+		size_t stop = end < avg ? end : avg;
+		if (!(cut = scan(c->gear, data, s->pos, stop, c->mask_s, &s->h)))
+			s->pos = stop;
+	}
+	if (!cut && s->pos >= avg && end > s->pos && !(cut = scan(c->gear, data, s->pos, end, c->mask_l, &s->h)))
+		s->pos = end;
+	if (!cut && (n >= max || eof))
+		cut = end;
 	if (cut)
-		return cut;
-	if (n >= max)
-		return max;
-	return eof ? n : 0;
+		s->pos = 0;
+	return cut;
+}
+
+size_t hf_chunker_next(const hf_chunker *c, const uint8_t *data, size_t n, int eof)
+{
+	hf_chunk_scan s = {0, 0};
+	return hf_chunker_resume(c, &s, data, n, eof);
 }

@@ -39,6 +39,11 @@ typedef struct hf_sink hf_sink;
 struct hf_sink {
 	int (*entry_begin)(hf_sink *s, const hf_entry_meta *m);
 	int (*entry_write)(hf_sink *s, const void *data, size_t len);
+	/* Optional (may be NULL), a copy-free entry_write for the current FILE: entry_space offers room for
+	 * up to *cap (> 0) bytes at *p; entry_commit(n) then takes the first n <= *cap of them, exactly as
+	 * entry_write would. The room is valid until the next call into the sink. */
+	int (*entry_space)(hf_sink *s, uint8_t **p, size_t *cap);
+	int (*entry_commit)(hf_sink *s, size_t n);
 	int (*entry_end)(hf_sink *s);
 	/* Record the recovery point of the capture (time in ns since epoch; lsn may be NULL). */
 	int (*set_recovery_point)(hf_sink *s, int64_t time_ns, const char *lsn);

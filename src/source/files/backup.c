@@ -303,15 +303,21 @@ static int read_into_sink(walker *w, int fd, uint64_t *total)
 {
 	const uint64_t step = 32u << 20;
 	uint64_t ahead = 0;
-	int rc;
+	hf_sink *sink = w->sink;
+	int direct = sink->entry_space && sink->entry_commit, rc;
 	for (;;) {
+		uint8_t *dst = w->buf;
+		size_t cap = HF_FILES_IO_BLOCK;
 		ssize_t n;
 		/* keep the kernel reading well ahead of us in large files */
 		if (*total + step / 2 >= ahead) {
 			(void)posix_fadvise(fd, (off_t)ahead, (off_t)step, POSIX_FADV_WILLNEED);
 			ahead += step;
 		}
-		n = read(fd, w->buf, HF_FILES_IO_BLOCK);
+		/* straight into the sink's buffer when it offers one: no copy on our side */
+		if (direct && (rc = sink->entry_space(sink, &dst, &cap)) < 0)
+			return rc;
+		n = read(fd, dst, cap < HF_FILES_IO_BLOCK ? cap : HF_FILES_IO_BLOCK);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -320,7 +326,8 @@ static int read_into_sink(walker *w, int fd, uint64_t *total)
 		}
 		if (n == 0)
 			return 0;
-		if ((rc = w->sink->entry_write(w->sink, w->buf, (size_t)n)) < 0)
+		rc = direct ? sink->entry_commit(sink, (size_t)n) : sink->entry_write(sink, dst, (size_t)n);
+		if (rc < 0)
 			return rc;
 		*total += (uint64_t)n;
 	}

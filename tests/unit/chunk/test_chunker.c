@@ -66,10 +66,12 @@ static chunk_list chunk_all(const hf_chunker *c, const uint8_t *data, size_t n)
 }
 
 /* A caller reading in pieces of random size: unconsumed bytes stay in the window, more are appended,
- * and the chunker is asked again; eof only once the input is exhausted. */
-static chunk_list chunk_streamed(const hf_chunker *c, const uint8_t *data, size_t n, uint64_t seed)
+ * and the chunker is asked again; eof only once the input is exhausted. With `resume`, the scan goes on
+ * where the previous call stopped (hf_chunker_resume) instead of starting over. */
+static chunk_list chunk_streamed(const hf_chunker *c, const uint8_t *data, size_t n, uint64_t seed, int resume)
 {
 	chunk_list l = {0};
+	hf_chunk_scan sc = {0, 0};
 	uint8_t *win = malloc(c->p.max_size + 300000);
 	size_t have = 0, fed = 0, zeros = 0;
 	uint64_t x = seed | 1;
@@ -78,7 +80,9 @@ static chunk_list chunk_streamed(const hf_chunker *c, const uint8_t *data, size_
 		exit(2);
 	for (;;) {
 		int eof = fed == n;
-		size_t len = hf_chunker_next(c, win, have, eof);
+		size_t len = resume ? hf_chunker_resume(c, &sc, win, have, eof) : hf_chunker_next(c, win, have, eof);
+		if (resume && len == 0)
+			CHECK(sc.pos <= have);
 		if (len > have) {
 			CHECK(len <= have);
 			break;
@@ -224,19 +228,47 @@ static void test_streamed_equals_whole(const uint8_t *data)
 	make_chunker(&c, &small, 1);
 	size_t n = 8 * MiB;
 	chunk_list whole = chunk_all(&c, data, n);
-	for (uint64_t seed = 1; seed <= 3; seed++) {
-		chunk_list s = chunk_streamed(&c, data, n, seed * 7919);
+	for (uint64_t seed = 1; seed <= 6; seed++) {
+		chunk_list s = chunk_streamed(&c, data, n, seed * 7919, seed > 3);
 		CHECK(same_list(&whole, &s));
 		free(s.len);
 	}
 	/* Also with the default parameters, where chunks exceed most pieces. */
 	hf_chunker_params d = {HF_CHUNK_MIN_DEFAULT, HF_CHUNK_AVG_DEFAULT, HF_CHUNK_MAX_DEFAULT};
 	make_chunker(&c, &d, 2);
-	chunk_list whole2 = chunk_all(&c, data, 16 * MiB), s2 = chunk_streamed(&c, data, 16 * MiB, 42);
+	chunk_list whole2 = chunk_all(&c, data, 16 * MiB), s2 = chunk_streamed(&c, data, 16 * MiB, 42, 0);
+	chunk_list r2 = chunk_streamed(&c, data, 16 * MiB, 43, 1);
 	CHECK(same_list(&whole2, &s2));
+	CHECK(same_list(&whole2, &r2));
 	free(whole2.len);
 	free(s2.len);
+	free(r2.len);
 	free(whole.len);
+}
+
+/* Pausing the scan a few bytes before a cut must not move the cut: the rolling hash carries over. */
+static void test_resume_near_cut(const uint8_t *data)
+{
+	hf_chunker c;
+	hf_chunker_params d = {HF_CHUNK_MIN_DEFAULT, HF_CHUNK_AVG_DEFAULT, HF_CHUNK_MAX_DEFAULT};
+	const size_t back[] = {1, 2, 7, 33, 63, 64, 65, 4096};
+	size_t off = 0, checked = 0;
+	make_chunker(&c, &d, 3);
+	for (int k = 0; k < 12 && off + d.max_size <= DATA_LEN; k++) {
+		size_t cut = hf_chunker_next(&c, data + off, d.max_size, 0);
+		for (size_t b = 0; b < sizeof(back) / sizeof(back[0]); b++) {
+			hf_chunk_scan sc = {0, 0};
+			if (cut <= back[b] + d.min_size || cut == d.max_size)
+				continue;
+			CHECK(hf_chunker_resume(&c, &sc, data + off, cut - back[b], 0) == 0);
+			CHECK(sc.pos == cut - back[b]);
+			CHECK(hf_chunker_resume(&c, &sc, data + off, d.max_size, 0) == cut);
+			CHECK(sc.pos == 0);
+			checked++;
+		}
+		off += cut;
+	}
+	CHECK(checked > 40);
 }
 
 /* Fraction of chunks of `mod` (by content position) also present in `orig`. Offsets in `mod` past
@@ -348,6 +380,7 @@ int main(void)
 	test_constant_input();
 	test_no_cut(data);
 	test_streamed_equals_whole(data);
+	test_resume_near_cut(data);
 	test_boundary_stability(data);
 	test_gear_dependence(data);
 	free(data);

@@ -5,6 +5,10 @@
 #include "test.h"
 #include "util/buf.h"
 #include "util/error.h"
+#include "util/hex.h"
+
+#include <jansson.h>
+#include <stdio.h>
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -185,6 +189,163 @@ static void test_tree(void)
 	hf_buf_free(&enc2);
 }
 
+/* The encoder as it was written with jansson (the repository format's reference): the direct writer in
+ * repo/tree.c must produce the same bytes, or unchanged directories would get new ids. */
+static void ref_text(json_t *o, const char *key, const char *s)
+{
+	json_t *v = json_string(s);
+	if (!v) {
+		char k[32], *b64 = malloc(hf_base64_len(strlen(s)));
+		hf_base64_encode(b64, (const uint8_t *)s, strlen(s));
+		snprintf(k, sizeof(k), "%s_b64", key);
+		v = json_string(b64);
+		free(b64);
+		key = k;
+		json_object_set_new(o, key, v);
+		return;
+	}
+	json_object_set_new(o, key, v);
+}
+
+static char *ref_encode(const hf_node *dir)
+{
+	static const char *types[] = {NULL, "file", "dir", "symlink", "hardlink", "fifo", "chr", "blk"};
+	json_t *root = json_object(), *nodes = json_array();
+	char hex[HF_ID_HEX + 1], *text;
+	for (size_t i = 0; i < dir->nchildren; i++) {
+		const hf_node *n = dir->children[i];
+		json_t *o = json_object();
+		ref_text(o, "name", n->name);
+		json_object_set_new(o, "type", json_string(types[n->type]));
+		json_object_set_new(o, "mode", json_integer(n->mode));
+		json_object_set_new(o, "uid", json_integer(n->uid));
+		json_object_set_new(o, "gid", json_integer(n->gid));
+		if (n->user)
+			ref_text(o, "user", n->user);
+		if (n->group)
+			ref_text(o, "group", n->group);
+		json_object_set_new(o, "mtime", json_integer(n->mtime_ns));
+		if (n->type == HF_ENTRY_FILE) {
+			json_t *content = json_array();
+			json_object_set_new(o, "size", json_integer((json_int_t)n->size));
+			if (n->inode) {
+				json_object_set_new(o, "ctime", json_integer(n->ctime_ns));
+				json_object_set_new(o, "inode", json_integer((json_int_t)n->inode));
+				json_object_set_new(o, "dev", json_integer((json_int_t)n->dev));
+			}
+			for (size_t k = 0; k < n->ncontent; k++) {
+				hf_hex_encode(hex, n->content[k], HF_ID_BYTES);
+				json_array_append_new(content, json_string(hex));
+			}
+			json_object_set_new(o, "content", content);
+		}
+		if (n->has_hash) {
+			hf_hex_encode(hex, n->hash, HF_ID_BYTES);
+			json_object_set_new(o, n->type == HF_ENTRY_DIR ? "subtree" : "hash", json_string(hex));
+		}
+		if (n->target)
+			ref_text(o, "target", n->target);
+		if (n->type == HF_ENTRY_CHR || n->type == HF_ENTRY_BLK)
+			json_object_set_new(o, "rdev", json_integer((json_int_t)n->rdev));
+		json_array_append_new(nodes, o);
+	}
+	json_object_set_new(root, "v", json_integer(1));
+	json_object_set_new(root, "nodes", nodes);
+	text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(root);
+	return text;
+}
+
+static uint64_t rnd(uint64_t *x)
+{
+	*x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+	return *x;
+}
+
+/* 1-12 bytes, mostly from a mix of ASCII, control characters, quotes, backslashes, valid multi-byte
+ * UTF-8 (2, 3 and 4 bytes) and invalid sequences (stray continuation bytes, overlong forms,
+ * surrogates, values past U+10FFFF). */
+static char *rnd_text(uint64_t *x)
+{
+	static const char *pieces[] = {"a", "Z", "0", ".", "-", " ", "/", "\"", "\\", "\n", "\t", "\b", "\f",
+				       "\r", "\x01", "\x1f", "\x7f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+				       "\xff", "\x80", "\xc0\xaf", "\xc1\xbf", "\xe0\x80\xaf", "\xed\xa0\x80",
+				       "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xc3", "\xe2\x82", "\xef\xbf\xbf",
+				       "\xf4\x8f\xbf\xbf", "\xed\x9f\xbf", "\xee\x80\x80", "\xe0\x9f\xbf",
+				       "\xe0\xa0\x80", "\xf0\x8f\xbf\xbf", "\xf0\x90\x80\x80"};
+	char *s = calloc(64, 1);
+	size_t n = 1 + rnd(x) % 6;
+	for (size_t i = 0; i < n; i++)
+		strcat(s, pieces[rnd(x) % (sizeof(pieces) / sizeof(pieces[0]))]);
+	return s;
+}
+
+static void test_tree_encoding_matches_reference(void)
+{
+	uint64_t x = 0x9e3779b97f4a7c15ULL;
+	size_t same = 0, b64 = 0;
+	for (int round = 0; round < 300; round++) {
+		hf_node *dir = hf_node_new("", HF_ENTRY_DIR);
+		hf_buf enc = HF_BUF_INIT;
+		size_t nkids = rnd(&x) % 8;
+		for (size_t i = 0; i < nkids; i++) {
+			char *name = rnd_text(&x);
+			hf_entry_type t = (hf_entry_type)(1 + rnd(&x) % HF_ENTRY_BLK);
+			hf_node *c = NULL;
+			if (hf_node_find(dir, name) || hf_node_child(dir, name, t, &c) < 0) {
+				free(name);
+				continue;
+			}
+			free(name);
+			c->mode = (uint32_t)(rnd(&x) % 010000);
+			c->uid = (uint32_t)rnd(&x);
+			c->gid = (uint32_t)(rnd(&x) % 70000);
+			c->mtime_ns = (int64_t)rnd(&x);
+			if (rnd(&x) % 2)
+				c->user = rnd_text(&x);
+			if (rnd(&x) % 2)
+				c->group = rnd_text(&x);
+			if (t == HF_ENTRY_FILE) {
+				c->size = rnd(&x) >> (rnd(&x) % 64);
+				if (rnd(&x) % 2) {
+					c->inode = rnd(&x);
+					c->ctime_ns = -(int64_t)(rnd(&x) >> 2);
+					c->dev = rnd(&x) % 4096;
+				}
+				for (size_t k = rnd(&x) % 4; k > 0; k--) {
+					uint8_t id[HF_ID_BYTES];
+					for (size_t b = 0; b < sizeof(id); b++)
+						id[b] = (uint8_t)rnd(&x);
+					CHECK_OK(hf_node_add_chunk(c, id));
+				}
+			}
+			if (t != HF_ENTRY_DIR || rnd(&x) % 2) {
+				c->has_hash = t == HF_ENTRY_DIR || t == HF_ENTRY_FILE ? (int)(rnd(&x) % 2) : 0;
+				for (size_t b = 0; b < HF_ID_BYTES; b++)
+					c->hash[b] = (uint8_t)rnd(&x);
+			}
+			if (t == HF_ENTRY_SYMLINK || t == HF_ENTRY_HARDLINK)
+				c->target = rnd_text(&x);
+			if (t == HF_ENTRY_CHR || t == HF_ENTRY_BLK)
+				c->rdev = rnd(&x);
+		}
+		hf_node_sort(dir);
+		char *ref = ref_encode(dir);
+		CHECK(ref != NULL);
+		CHECK_OK(hf_tree_encode(dir, &enc));
+		if (ref && enc.len == strlen(ref) && memcmp(enc.data, ref, enc.len) == 0)
+			same++;
+		else if (ref)
+			fprintf(stderr, "tree encoding differs:\n  ref %s\n  got %.*s\n", ref, (int)enc.len, (const char *)enc.data);
+		b64 += ref && strstr(ref, "_b64") != NULL;
+		free(ref);
+		hf_buf_free(&enc);
+		hf_node_free(dir);
+	}
+	CHECK(same == 300);
+	CHECK(b64 > 30); /* the invalid-UTF-8 path was exercised */
+}
+
 static void test_keyslots_and_tenants(void)
 {
 	hf_repo_options o;
@@ -277,6 +438,7 @@ int main(void)
 	test_pack();
 	test_index();
 	test_tree();
+	test_tree_encoding_matches_reference();
 	test_keyslots_and_tenants();
 	TEST_MAIN_END();
 }

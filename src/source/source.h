@@ -52,7 +52,7 @@ struct hf_sink {
 	 * source must read it, < 0 on error. */
 	int (*entry_reuse)(hf_sink *s, const hf_entry_meta *m);
 	/* Optional (may be NULL): would entry_reuse take this FILE? No side effects; safe to call from
-	 * another thread (a read-ahead thread uses it to skip reading files that will not be read). */
+	 * another thread (the directory walker uses it to read ahead only files that will be read). */
 	int (*entry_unchanged)(hf_sink *s, const hf_entry_meta *m);
 	/* Attach source-specific metadata to the snapshot manifest, as a JSON object text
 	 * (e.g. postgres row counts and checksums). Stored encrypted in the manifest under "source_info". */

@@ -1,8 +1,11 @@
 /* Backup of directory trees: a depth-first walk (lstat, sorted names, parents first) that streams
- * file content to the sink in large reads and records hardlinks, symlinks and special files. */
+ * file content to the sink in large reads and records hardlinks, symlinks and special files.
+ *
+ * Two threads (readq.h): the walking thread lists, lstats and classifies entries and queues them in
+ * walk order; the calling thread takes them from the queue, reads files and makes every sink call. */
 #define _GNU_SOURCE /* O_NOATIME */
 #include "source/files/internal.h"
-#include "source/files/prefetch.h"
+#include "source/files/readq.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -12,24 +15,26 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The state of one of the two threads (fields marked W: walking thread only, R: reading thread only). */
 typedef struct walker {
-	hf_sink *sink;
+	hf_sink *sink; /* W: only entry_unchanged, which may be called from another thread */
 	const hf_files_backup_opts *o;
-	hf_files_stats *st;
-	hf_files_owners owners;
-	hf_files_map inodes;  /* "dev:ino" -> first name, for st_nlink > 1 */
-	hf_files_map emitted; /* intermediate parents already emitted */
-	hf_buf path;          /* absolute path of the current item; its name is path + 1 */
-	uint8_t *buf;
-	int noatime;
-	dev_t root_dev;
-	hf_prefetch *prefetch; /* read-ahead of upcoming entries (may be NULL) */
+	hf_files_stats st;
+	hf_files_owners owners; /* R */
+	hf_files_map inodes;    /* R: "dev:ino" -> first name, for st_nlink > 1 */
+	hf_files_map emitted;   /* W: intermediate parents already queued */
+	hf_buf path;            /* absolute path of the current item; its name is path + 1 */
+	uint8_t *buf;           /* R */
+	int noatime;            /* R */
+	dev_t root_dev;         /* W */
+	hf_readq *q;            /* W */
 } walker;
 
 static const char *cur_name(const walker *w)
@@ -47,7 +52,7 @@ static void warn(walker *w, int errnum, const char *what)
 		hf_log_warn("%s '%s': %s", what, cur_path(w), strerror(errnum));
 	else
 		hf_log_warn("%s '%s'", what, cur_path(w));
-	w->st->warnings++;
+	w->st.warnings++;
 }
 
 static int excluded(const walker *w, const char *name)
@@ -87,6 +92,7 @@ static void fill_meta(walker *w, hf_entry_meta *m, const char *name, const struc
 		m->rdev = (uint64_t)st->st_rdev;
 }
 
+/* Reading thread: hand a non-file entry to the sink. */
 static int emit_simple(walker *w, const struct stat *st, hf_entry_type type, const char *target)
 {
 	hf_entry_meta m;
@@ -96,9 +102,42 @@ static int emit_simple(walker *w, const struct stat *st, hf_entry_type type, con
 	if ((rc = hf_files_emit(w->sink, &m)) < 0)
 		return rc;
 	if (type == HF_ENTRY_DIR)
-		w->st->dirs++;
+		w->st.dirs++;
 	else
-		w->st->files++;
+		w->st.files++;
+	return 0;
+}
+
+/* Walking thread: a FILE is read ahead unless the sink will take it from the previous snapshot. */
+static int worth_reading_ahead(const walker *w, const char *path, const struct stat *st)
+{
+	hf_entry_meta m;
+	if (!w->sink->entry_unchanged)
+		return 1;
+	memset(&m, 0, sizeof(m));
+	m.name = path + 1;
+	m.type = HF_ENTRY_FILE;
+	m.size = (uint64_t)st->st_size;
+	m.mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	m.ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
+	m.inode = (uint64_t)st->st_ino;
+	m.dev = (uint64_t)st->st_dev;
+	return !w->sink->entry_unchanged(w->sink, &m);
+}
+
+/* Walking thread: queue an entry for the reading thread. */
+static int queue_entry(walker *w, const char *path, const struct stat *st, hf_entry_type type, const char *target)
+{
+	hf_readq_item *it = calloc(1, sizeof(*it));
+	if (!it || !(it->path = strdup(path)) || (target && !(it->target = strdup(target)))) {
+		hf_readq_item_free(it);
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	}
+	it->st = *st;
+	it->type = type;
+	it->readahead = type == HF_ENTRY_FILE && worth_reading_ahead(w, path, st);
+	if (hf_readq_put(w->q, it) < 0)
+		return hf_error_set(HF_ERROR, "directory walk stopped"); /* the reading thread failed */
 	return 0;
 }
 
@@ -203,25 +242,18 @@ static void stat_batch(int dirfd, const dent *v, size_t n, stat_slot *slots, sta
 static int visit_children(walker *w, int dirfd, dent *v, size_t n)
 {
 	size_t base = w->path.len, batch = n < STAT_BATCH ? n : STAT_BATCH;
-	char **names = malloc((n ? n : 1) * sizeof(*names));
 	stat_slot *slots = malloc((batch ? batch : 1) * sizeof(*slots));
 	stat_slot **order = malloc((batch ? batch : 1) * sizeof(*order));
 	int rc = 0;
-	if (!names || !slots || !order) {
-		free(names);
+	if (!slots || !order) {
 		free(slots);
 		free(order);
 		return hf_error_set(HF_ENOMEM, "out of memory");
 	}
-	for (size_t i = 0; i < n; i++)
-		names[i] = v[i].name;
-	hf_prefetch_dir(w->prefetch, cur_path(w), names, n);
-	free(names);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const stat_slot *sl = &slots[i % STAT_BATCH];
 		if (i % STAT_BATCH == 0)
 			stat_batch(dirfd, v + i, n - i < STAT_BATCH ? n - i : STAT_BATCH, slots, order);
-		hf_prefetch_advance(w->prefetch);
 		w->path.len = base;
 		if ((base > 1 && (rc = hf_buf_append(&w->path, "/", 1)) < 0) ||
 		    (rc = hf_buf_append(&w->path, v[i].name, strlen(v[i].name))) < 0 ||
@@ -257,7 +289,7 @@ static int visit_dir(walker *w, const struct stat *lst)
 		if (e != EACCES && e != EPERM)
 			return hf_error_set_errno(hf_error_from_errno(e), e, "unable to open directory '%s'",
 			                          cur_path(w));
-		if (!is_root && (rc = emit_simple(w, lst, HF_ENTRY_DIR, NULL)) < 0)
+		if (!is_root && (rc = queue_entry(w, cur_path(w), lst, HF_ENTRY_DIR, NULL)) < 0)
 			return rc;
 		warn(w, e, "unable to read directory");
 		return 0;
@@ -267,7 +299,7 @@ static int visit_dir(walker *w, const struct stat *lst)
 		close(fd);
 		return rc;
 	}
-	if (!is_root && (rc = emit_simple(w, &st, HF_ENTRY_DIR, NULL)) < 0) {
+	if (!is_root && (rc = queue_entry(w, cur_path(w), &st, HF_ENTRY_DIR, NULL)) < 0) {
 		close(fd);
 		return rc;
 	}
@@ -351,8 +383,8 @@ static int visit_file(walker *w, const struct stat *lst)
 		if ((rc = w->sink->entry_reuse(w->sink, &m)) < 0)
 			return rc;
 		if (rc == 1) {
-			w->st->files++;
-			w->st->bytes += (uint64_t)lst->st_size;
+			w->st.files++;
+			w->st.bytes += (uint64_t)lst->st_size;
 			return lst->st_nlink > 1 ? hf_files_map_put(&w->inodes, key, cur_name(w), 0) : 0;
 		}
 	}
@@ -381,8 +413,8 @@ static int visit_file(walker *w, const struct stat *lst)
 		goto done;
 	if (total != (uint64_t)st.st_size)
 		warn(w, 0, "changed while reading");
-	w->st->files++;
-	w->st->bytes += total;
+	w->st.files++;
+	w->st.bytes += total;
 	if (st.st_nlink > 1) {
 		snprintf(key, sizeof(key), "%ju:%ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
 		rc = hf_files_map_put(&w->inodes, key, cur_name(w), 0);
@@ -411,7 +443,7 @@ static int visit_symlink(walker *w, const struct stat *st)
 		}
 		if ((size_t)n < cap) {
 			target[n] = '\0';
-			rc = emit_simple(w, st, HF_ENTRY_SYMLINK, target);
+			rc = queue_entry(w, cur_path(w), st, HF_ENTRY_SYMLINK, target);
 			break;
 		}
 		cap *= 2;
@@ -428,15 +460,15 @@ static int visit(walker *w, const struct stat *st)
 	case S_IFDIR:
 		return visit_dir(w, st);
 	case S_IFREG:
-		return visit_file(w, st);
+		return queue_entry(w, cur_path(w), st, HF_ENTRY_FILE, NULL);
 	case S_IFLNK:
 		return visit_symlink(w, st);
 	case S_IFIFO:
-		return emit_simple(w, st, HF_ENTRY_FIFO, NULL);
+		return queue_entry(w, cur_path(w), st, HF_ENTRY_FIFO, NULL);
 	case S_IFCHR:
-		return emit_simple(w, st, HF_ENTRY_CHR, NULL);
+		return queue_entry(w, cur_path(w), st, HF_ENTRY_CHR, NULL);
 	case S_IFBLK:
-		return emit_simple(w, st, HF_ENTRY_BLK, NULL);
+		return queue_entry(w, cur_path(w), st, HF_ENTRY_BLK, NULL);
 	default:
 		hf_log_debug("skipping socket '%s'", cur_path(w));
 		return 0;
@@ -552,7 +584,6 @@ static int emit_parents(walker *w, const char *abs)
 		return hf_error_set(HF_ENOMEM, "out of memory");
 	for (char *p = strchr(copy + 1, '/'); p && rc == 0; p = strchr(p + 1, '/')) {
 		struct stat st;
-		hf_entry_meta m;
 		*p = '\0';
 		if (!hf_files_map_get(&w->emitted, copy + 1)) {
 			if (stat(copy, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -560,11 +591,9 @@ static int emit_parents(walker *w, const char *abs)
 				                  abs, copy);
 				break;
 			}
-			fill_meta(w, &m, copy + 1, &st, HF_ENTRY_DIR);
-			if ((rc = hf_files_emit(w->sink, &m)) < 0 ||
+			if ((rc = queue_entry(w, copy, &st, HF_ENTRY_DIR, NULL)) < 0 ||
 			    (rc = hf_files_map_put(&w->emitted, copy + 1, NULL, 0)) < 0)
 				break;
-			w->st->dirs++;
 		}
 		*p = '/';
 	}
@@ -591,56 +620,91 @@ static int backup_arg(walker *w, const char *abs)
 	return visit(w, &st);
 }
 
-/* Read-ahead skips files the sink will take from the previous snapshot (runs on the prefetch thread). */
-static int prefetch_skip(const char *path, const struct stat *st, void *payload)
+/* Walking thread: every argument in turn, then close the queue with the result. */
+typedef struct walk_job {
+	walker w;
+	char **args;
+	size_t nargs;
+} walk_job;
+
+static void *walk_main(void *arg)
 {
-	hf_sink *sink = payload;
-	hf_entry_meta m;
-	memset(&m, 0, sizeof(m));
-	m.name = path + 1; /* entry names are absolute paths without the leading '/' */
-	m.type = HF_ENTRY_FILE;
-	m.size = (uint64_t)st->st_size;
-	m.mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-	m.ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
-	m.inode = (uint64_t)st->st_ino;
-	m.dev = (uint64_t)st->st_dev;
-	return sink->entry_unchanged(sink, &m);
+	walk_job *j = arg;
+	int rc = 0;
+	for (size_t i = 0; i < j->nargs && rc == 0; i++)
+		rc = backup_arg(&j->w, j->args[i]);
+	hf_readq_close(j->w.q, rc, rc < 0 ? hf_error_message() : NULL);
+	return NULL;
+}
+
+/* Reading thread: one queued entry to the sink. */
+static int take_entry(walker *r, const hf_readq_item *it)
+{
+	int rc;
+	hf_buf_clear(&r->path);
+	if ((rc = hf_buf_append(&r->path, it->path, strlen(it->path))) < 0 || (rc = hf_buf_cstr(&r->path)) < 0)
+		return rc;
+	if (it->type == HF_ENTRY_FILE)
+		return visit_file(r, &it->st);
+	return emit_simple(r, &it->st, it->type, it->target);
 }
 
 int hf_files_backup(const char *const *paths, size_t npaths, const hf_files_backup_opts *o, hf_sink *sink,
                     hf_files_stats *stats)
 {
-	walker w;
-	hf_files_stats local = {0};
-	char **args = NULL;
-	size_t nargs = 0;
-	int rc = 0;
+	walk_job job;
+	walker r;
+	pthread_t walker_thread;
+	hf_readq_item *it;
+	int rc = 0, started = 0, wrc = 0;
 
-	memset(&w, 0, sizeof(w));
-	w.sink = sink;
-	w.o = o;
-	w.st = stats ? stats : &local;
-	w.noatime = 1;
+	memset(&job, 0, sizeof(job));
+	memset(&r, 0, sizeof(r));
+	r.sink = job.w.sink = sink;
+	r.o = job.w.o = o;
+	r.noatime = 1;
 	if (!npaths)
 		return hf_error_set(HF_EUSAGE, "no paths to back up");
-	if ((rc = prepare_args(paths, npaths, &args, &nargs)) < 0)
+	if ((rc = prepare_args(paths, npaths, &job.args, &job.nargs)) < 0)
 		return rc;
-	if (!(w.buf = malloc(HF_FILES_IO_BLOCK))) {
+	/* the walk may run up to 16 MiB of queued entries (about 60,000) ahead; 64 files are read ahead */
+	if (!(r.buf = malloc(HF_FILES_IO_BLOCK)) || !(job.w.q = hf_readq_new((size_t)16 << 20, 64))) {
 		rc = hf_error_set(HF_ENOMEM, "out of memory");
 		goto done;
 	}
-	w.prefetch = hf_prefetch_start(64, sink->entry_unchanged ? prefetch_skip : NULL, sink);
-	for (size_t i = 0; i < nargs && rc == 0; i++)
-		rc = backup_arg(&w, args[i]);
+	if (pthread_create(&walker_thread, NULL, walk_main, &job) != 0) {
+		rc = hf_error_set(HF_ERROR, "unable to start the directory walk thread");
+		goto done;
+	}
+	started = 1;
+	while ((it = hf_readq_get(job.w.q, &wrc))) {
+		rc = take_entry(&r, it);
+		hf_readq_item_free(it);
+		if (rc < 0)
+			break;
+	}
+	if (rc == 0)
+		rc = wrc; /* the walk's own failure (already raised on this thread) */
+	else
+		hf_readq_abort(job.w.q);
 done:
-	hf_prefetch_stop(w.prefetch);
-	for (size_t i = 0; i < nargs; i++)
-		free(args[i]);
-	free(args);
-	free(w.buf);
-	hf_buf_free(&w.path);
-	hf_files_map_free(&w.emitted);
-	hf_files_map_free(&w.inodes);
-	hf_files_owners_free(&w.owners);
+	if (started)
+		pthread_join(walker_thread, NULL);
+	if (stats) {
+		stats->files += r.st.files + job.w.st.files;
+		stats->dirs += r.st.dirs + job.w.st.dirs;
+		stats->bytes += r.st.bytes + job.w.st.bytes;
+		stats->warnings += r.st.warnings + job.w.st.warnings;
+	}
+	hf_readq_free(job.w.q);
+	for (size_t i = 0; i < job.nargs; i++)
+		free(job.args[i]);
+	free(job.args);
+	free(r.buf);
+	hf_buf_free(&r.path);
+	hf_buf_free(&job.w.path);
+	hf_files_map_free(&job.w.emitted);
+	hf_files_map_free(&r.inodes);
+	hf_files_owners_free(&r.owners);
 	return rc;
 }

@@ -2,6 +2,7 @@
  * in-memory reader, tar export/import, stdin import, and the refusals (unsafe names, existing files). */
 #define _GNU_SOURCE
 #include "source/files/files.h"
+#include "source/files/readq.h"
 #include "test.h"
 #include "util/buf.h"
 #include "util/clock.h"
@@ -12,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -1076,6 +1078,72 @@ static void test_stdin_import(void)
 	snap_free(&ms);
 }
 
+/* The queue between the walking and the reading thread: order, end, a failed walk, a reader that gives
+ * up while the walker waits for room, and read-ahead of files that are being taken and freed. */
+typedef struct rq_producer {
+	hf_readq *q;
+	const char *dir;
+	int count, put_failed, close_rc;
+} rq_producer;
+
+static void *rq_produce(void *arg)
+{
+	rq_producer *p = arg;
+	for (int i = 0; i < p->count; i++) {
+		hf_readq_item *it = calloc(1, sizeof(*it));
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s/%s", p->dir, i % 2 ? "a" : "big.bin");
+		it->path = strdup(path);
+		it->type = HF_ENTRY_FILE;
+		it->readahead = 1;
+		it->st.st_size = 1000 + i; /* the order check reads it back */
+		if (hf_readq_put(p->q, it) < 0) {
+			p->put_failed = 1;
+			break;
+		}
+	}
+	hf_readq_close(p->q, p->close_rc, p->close_rc ? "walk failed at 'x'" : NULL);
+	return NULL;
+}
+
+static void test_readq(const char *src)
+{
+	pthread_t th;
+	hf_readq_item *it;
+	int rc, n = 0, in_order = 1;
+
+	/* every item arrives, in order, through a queue that holds about one at a time */
+	rq_producer p = {hf_readq_new(1, 4), src, 500, 0, 0};
+	CHECK(p.q != NULL);
+	CHECK(pthread_create(&th, NULL, rq_produce, &p) == 0);
+	while ((it = hf_readq_get(p.q, &rc))) {
+		in_order &= it->st.st_size == 1000 + n;
+		n++;
+		hf_readq_item_free(it);
+	}
+	pthread_join(th, NULL);
+	CHECK(rc == 0 && n == 500 && in_order && !p.put_failed);
+	hf_readq_free(p.q);
+
+	/* a failed walk is raised on the reading thread, queued items or not */
+	rq_producer f = {hf_readq_new((size_t)1 << 20, 4), src, 3, 0, HF_EIO};
+	CHECK(pthread_create(&th, NULL, rq_produce, &f) == 0);
+	pthread_join(th, NULL);
+	CHECK(hf_readq_get(f.q, &rc) == NULL);
+	CHECK(rc == HF_EIO && msg_has("walk failed at 'x'"));
+	hf_readq_free(f.q); /* frees the three items still queued */
+
+	/* the reading thread gives up: a walker waiting for room is released and stops */
+	rq_producer a = {hf_readq_new(1, 4), src, 100000, 0, 0};
+	CHECK(pthread_create(&th, NULL, rq_produce, &a) == 0);
+	for (int i = 0; i < 3 && (it = hf_readq_get(a.q, &rc)); i++)
+		hf_readq_item_free(it);
+	hf_readq_abort(a.q);
+	pthread_join(th, NULL);
+	CHECK(a.put_failed);
+	hf_readq_free(a.q);
+}
+
 int main(void)
 {
 	mem_snap snap;
@@ -1099,6 +1167,7 @@ int main(void)
 	test_stdin_import();
 	test_vanished_and_sink_failure(src);
 	test_one_file_system();
+	test_readq(src);
 
 	snap_free(&snap);
 	free(big_data);

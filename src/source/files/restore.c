@@ -40,6 +40,10 @@ typedef struct job {
 } job;
 
 #define BIG_FILE (16u << 20)
+/* Directories and files of at least EARLY_FILE are created first, and their content is written while
+ * the calling thread creates everything else: creating 30,000 small files one by one took 0.45 s with
+ * the other core idle. */
+#define EARLY_FILE (1u << 20)
 
 typedef struct restore {
 	hf_snapshot_reader *r;
@@ -52,6 +56,8 @@ typedef struct restore {
 	job *jobs;
 	size_t njobs, next;
 	pthread_mutex_t mu;
+	pthread_cond_t cv_created;
+	int created; /* every entry exists (under mu): jobs of small files may start */
 	atomic_int stop;
 	int err; /* first fatal error and its message */
 	char errmsg[1024];
@@ -274,6 +280,13 @@ static int create_node(int dirfd, const char *base, const hf_files_entry *e, int
 	return -1;
 }
 
+/* Created before the content writers start. With keep_going, a damaged file is removed with its
+ * other names, so no content is written while links to it may still be created. */
+static int early_entry(const restore *rs, const hf_files_entry *e)
+{
+	return e->m.type == HF_ENTRY_DIR || (e->m.type == HF_ENTRY_FILE && e->m.size >= EARLY_FILE && !rs->keep_going);
+}
+
 static int create_entry(restore *rs, dircache *c, dircache *lc, const hf_files_entry *e)
 {
 	const char *base, *lbase = NULL;
@@ -281,7 +294,9 @@ static int create_entry(restore *rs, dircache *c, dircache *lc, const hf_files_e
 
 	if ((e->m.type == HF_ENTRY_CHR || e->m.type == HF_ENTRY_BLK) && !rs->is_root) {
 		hf_log_warn("skipping device '%s': only root can create devices", e->m.name);
+		pthread_mutex_lock(&rs->mu);
 		rs->st->warnings++;
+		pthread_mutex_unlock(&rs->mu);
 		return 0;
 	}
 	if (e->m.type == HF_ENTRY_HARDLINK && (rc = open_parent(rs, lc, e->m.link_target, &ldir, &lbase)) < 0)
@@ -300,10 +315,12 @@ static int create_entry(restore *rs, dircache *c, dircache *lc, const hf_files_e
 		if (rc == 1)
 			(void)fchmodat(dirfd, base, 0700, 0);
 	}
+	pthread_mutex_lock(&rs->mu); /* content writers may be counting too */
 	if (e->m.type == HF_ENTRY_DIR)
 		rs->st->dirs++;
 	else if (e->m.type != HF_ENTRY_FILE)
 		rs->st->files++;
+	pthread_mutex_unlock(&rs->mu);
 	if (e->m.type == HF_ENTRY_SYMLINK || e->m.type == HF_ENTRY_FIFO || e->m.type == HF_ENTRY_CHR ||
 	    e->m.type == HF_ENTRY_BLK)
 		return apply_meta_at(rs, dirfd, base, e);
@@ -487,20 +504,29 @@ static void *worker_main(void *arg)
 		if (atomic_load(&rs->stop))
 			break;
 		pthread_mutex_lock(&rs->mu);
-		e = rs->next < rs->njobs ? &rs->list.v[rs->jobs[rs->next++].idx] : NULL;
+		for (e = NULL; rs->next < rs->njobs && !atomic_load(&rs->stop);) {
+			const hf_files_entry *x = &rs->list.v[rs->jobs[rs->next].idx];
+			if (rs->created > 0 || early_entry(rs, x)) {
+				e = x;
+				rs->next++;
+				break;
+			}
+			if (rs->created < 0)
+				break;
+			pthread_cond_wait(&rs->cv_created, &rs->mu); /* the file does not exist yet */
+		}
 		pthread_mutex_unlock(&rs->mu);
 		if (!e)
 			break;
 		if ((rc = restore_content(w, e)) == 0)
 			continue;
-		if (rc == STOPPED)
-			break;
-		if (rs->keep_going && w->reader_failed && (rc == HF_ECORRUPT || rc == HF_ENOTFOUND)) {
+		if (rc != STOPPED && rs->keep_going && w->reader_failed && (rc == HF_ECORRUPT || rc == HF_ENOTFOUND)) {
 			skip_damaged(w, e);
 			continue;
 		}
-		record_failure(rs, rc);
-		{ /* never leave a partly written file behind (e.g. a full disk) */
+		if (rc != STOPPED)
+			record_failure(rs, rc);
+		{ /* never leave a partly written file behind (a full disk, or another thread's failure) */
 			const char *base;
 			int dirfd;
 			if (open_parent(rs, &w->cache, e->m.name, &dirfd, &base) == 0)
@@ -512,14 +538,17 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* Big files first, biggest first (they take longest); the rest in storage order, so that remote
- * reads of neighbouring small files are served by one fetched pack. */
+/* Big files first, biggest first (they take longest); then the other files created early; the rest
+ * in storage order, so that remote reads of neighbouring small files are served by one fetched pack. */
 static int cmp_jobs(const void *a, const void *b)
 {
 	const job *x = a, *y = b;
 	int xb = x->size >= BIG_FILE, yb = y->size >= BIG_FILE;
+	int xe = x->size >= EARLY_FILE, ye = y->size >= EARLY_FILE;
 	if (xb != yb)
 		return xb ? -1 : 1;
+	if (xe != ye)
+		return xe ? -1 : 1;
 	if (xb && x->size != y->size)
 		return x->size < y->size ? 1 : -1;
 	if (x->where != y->where)
@@ -527,6 +556,37 @@ static int cmp_jobs(const void *a, const void *b)
 	if (x->size != y->size)
 		return x->size < y->size ? 1 : -1;
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Create the early entries, or all the others (in list order: parents and link targets first). */
+static int create_all(restore *rs, int early)
+{
+	dircache c = {NULL, -1}, lc = {NULL, -1};
+	int rc = 0;
+	for (size_t i = 0; i < rs->list.len && rc == 0; i++) {
+		if (early_entry(rs, &rs->list.v[i]) != early)
+			continue;
+		if (atomic_load(&rs->stop)) /* a content writer failed */
+			rc = STOPPED;
+		else
+			rc = create_entry(rs, &c, &lc, &rs->list.v[i]);
+	}
+	dircache_reset(&c);
+	dircache_reset(&lc);
+	return rc;
+}
+
+/* The calling thread creates the remaining entries while the writers start on the early files. */
+static int create_rest(restore *rs)
+{
+	int rc = create_all(rs, 0);
+	if (rc < 0 && rc != STOPPED)
+		record_failure(rs, rc);
+	pthread_mutex_lock(&rs->mu);
+	rs->created = rc < 0 ? -1 : 1;
+	pthread_cond_broadcast(&rs->cv_created);
+	pthread_mutex_unlock(&rs->mu);
+	return rc;
 }
 
 static int run_workers(restore *rs)
@@ -540,7 +600,7 @@ static int run_workers(restore *rs)
 		if (rs->list.v[i].m.type == HF_ENTRY_FILE)
 			rs->njobs++;
 	if (!rs->njobs)
-		return 0;
+		return create_rest(rs);
 	if (!(rs->jobs = malloc(rs->njobs * sizeof(*rs->jobs))))
 		return hf_error_set(HF_ENOMEM, "out of memory");
 	rs->njobs = 0;
@@ -567,11 +627,12 @@ static int run_workers(restore *rs)
 	for (; started < n; started++)
 		if (pthread_create(&tids[started], NULL, worker_main, &ws[started]) != 0)
 			break;
+	create_rest(rs);
 	if (!started)
 		worker_main(&ws[0]);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(tids[i], NULL);
-	if (rs->err) {
+	if (rs->err) { /* the first failure, of a writer or of the creation */
 		rc = hf_error_set(rs->err, "%s", rs->errmsg);
 		if (rs->errhint[0])
 			hf_error_set_hint("%s", rs->errhint);
@@ -605,17 +666,6 @@ static int finish_dirs(restore *rs)
 		close(fd);
 	}
 	dircache_reset(&c);
-	return rc;
-}
-
-static int create_all(restore *rs)
-{
-	dircache c = {NULL, -1}, lc = {NULL, -1};
-	int rc = 0;
-	for (size_t i = 0; i < rs->list.len && rc == 0; i++)
-		rc = create_entry(rs, &c, &lc, &rs->list.v[i]);
-	dircache_reset(&c);
-	dircache_reset(&lc);
 	return rc;
 }
 
@@ -653,6 +703,7 @@ int hf_files_restore(hf_snapshot_reader *r, const char *target_dir, const hf_fil
 	rs.is_root = geteuid() == 0;
 	atomic_init(&rs.stop, 0);
 	pthread_mutex_init(&rs.mu, NULL);
+	pthread_cond_init(&rs.cv_created, NULL);
 
 	if ((rc = hf_files_list_load(&rs.list, r, o ? o->include : NULL, o ? o->ninclude : 0)) < 0)
 		goto done;
@@ -664,7 +715,7 @@ int hf_files_restore(hf_snapshot_reader *r, const char *target_dir, const hf_fil
 		goto done;
 	}
 	resolve_owners(&rs);
-	if ((!rs.overwrite && !dir_is_empty(rs.rootfd) && (rc = check_existing(&rs)) < 0) || (rc = create_all(&rs)) < 0 ||
+	if ((!rs.overwrite && !dir_is_empty(rs.rootfd) && (rc = check_existing(&rs)) < 0) || (rc = create_all(&rs, 1)) < 0 ||
 	    (rc = run_workers(&rs)) < 0 || (rc = finish_dirs(&rs)) < 0)
 		goto done;
 	if (rs.damaged)
@@ -677,5 +728,6 @@ done:
 	free(rs.jobs);
 	hf_files_list_free(&rs.list);
 	pthread_mutex_destroy(&rs.mu);
+	pthread_cond_destroy(&rs.cv_created);
 	return rc;
 }

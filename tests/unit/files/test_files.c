@@ -819,6 +819,19 @@ static void test_keep_going(mem_snap *snap)
 	ro.threads = 2;
 	CHECK_RC(hf_files_restore(&snap->reader, pj(base_dir, "damaged1"), &ro, &st), HF_ECORRUPT);
 	CHECK(msg_has("integrity check"));
+	snprintf(dst, sizeof(dst), "%s/damaged1", base_dir);
+	CHECK(access(pj(dst, sn("big.bin")), F_OK) < 0); /* written early, then removed: not left half done */
+
+	/* a small file fails while the big one is written (before every small file exists): the restore
+	 * stops with that error, and what is left of the big file is all of it or nothing */
+	snap->fail_name = sn("a/b/c/deep.txt");
+	snprintf(dst, sizeof(dst), "%s/damaged0", base_dir);
+	CHECK_RC(hf_files_restore(&snap->reader, dst, &ro, &st), HF_ECORRUPT);
+	CHECK(msg_has("deep.txt"));
+	CHECK(access(pj(dst, sn("a/b/c/deep.txt")), F_OK) < 0);
+	CHECK(access(pj(dst, sn("big.bin")), F_OK) < 0 ||
+	      (read_whole(pj(dst, sn("big.bin")), &content) == 0 && content.len == BIG_SIZE &&
+	       !memcmp(content.data, big_data, BIG_SIZE)));
 
 	/* with keep_going the others restore; the damaged file and its names are not left behind */
 	snap->fail_name = sn("hl1");

@@ -508,7 +508,7 @@ static int drain_window(hf_builder *b, int eof)
 	return rc;
 }
 
-/* Where the current file's next bytes go: the free end of the window (see sink.h, entry_space). */
+/* Where the current file's next bytes go: the free end of the window (source.h, entry_space). */
 static int sink_space(hf_sink *s, uint8_t **p, size_t *cap)
 {
 	hf_builder *b = (hf_builder *)s;

@@ -252,8 +252,10 @@ static int visit_children(walker *w, int dirfd, dent *v, size_t n)
 	}
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const stat_slot *sl = &slots[i % STAT_BATCH];
-		if (i % STAT_BATCH == 0)
+		if (i % STAT_BATCH == 0) {
+			hf_readq_flush(w->q); /* the lstats may wait for the disk */
 			stat_batch(dirfd, v + i, n - i < STAT_BATCH ? n - i : STAT_BATCH, slots, order);
+		}
 		w->path.len = base;
 		if ((base > 1 && (rc = hf_buf_append(&w->path, "/", 1)) < 0) ||
 		    (rc = hf_buf_append(&w->path, v[i].name, strlen(v[i].name))) < 0 ||
@@ -279,6 +281,7 @@ static int visit_dir(walker *w, const struct stat *lst)
 	struct stat st;
 	int fd, lfd, rc = 0, is_root = w->path.len == 1;
 
+	hf_readq_flush(w->q); /* opening and listing may wait for the disk */
 	fd = open(cur_path(w), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;

@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #define HEAD_BYTES (4 << 20) /* read ahead at most the first 4 MiB of a file */
+/* Threads are woken in batches, not per item: handing over 30,000 unchanged files one at a time cost
+ * 42,000 context switches in a second backup (6,500 before the walk had its own thread). */
+#define WAKE_ITEMS 64
 
 struct hf_readq {
 	pthread_mutex_t mu;
@@ -21,6 +24,7 @@ struct hf_readq {
 	size_t bytes, max_bytes; /* memory held by queued items */
 	uint64_t next_seq, taken; /* items queued; items taken by the reading thread */
 	int closed, aborted, stop;
+	int r_waiting, w_waiting, a_waiting; /* the reading, walking, read-ahead thread waits */
 	int rc;
 	char msg[1024];
 	pthread_t thread;
@@ -38,6 +42,14 @@ static void read_ahead(const char *path, off_t size)
 	close(fd);
 }
 
+/* Wake the read-ahead thread when a batch of work is there for it (under mu). */
+static void wake_ahead(hf_readq *q)
+{
+	uint64_t end = q->taken + q->ahead < q->next_seq ? q->taken + q->ahead : q->next_seq;
+	if (q->a_waiting && q->pf && end > q->pf->seq && (end - q->pf->seq >= WAKE_ITEMS / 4 || q->closed))
+		pthread_cond_signal(&q->cv_ahead);
+}
+
 /* Follows the queue at most `ahead` items past the reading thread. Items are only looked at under the
  * lock and while still queued (the reading thread moves pf past the item it takes). */
 static void *ahead_main(void *arg)
@@ -47,8 +59,11 @@ static void *ahead_main(void *arg)
 	for (;;) {
 		char *path;
 		off_t size;
-		while (!q->stop && (!q->pf || q->pf->seq >= q->taken + q->ahead))
+		while (!q->stop && (!q->pf || q->pf->seq >= q->taken + q->ahead)) {
+			q->a_waiting = 1;
 			pthread_cond_wait(&q->cv_ahead, &q->mu);
+			q->a_waiting = 0;
+		}
 		if (q->stop)
 			break;
 		if (!q->pf->readahead || q->pf->st.st_size == 0) {
@@ -97,8 +112,13 @@ int hf_readq_put(hf_readq *q, hf_readq_item *it)
 {
 	pthread_mutex_lock(&q->mu);
 	size_t cost = sizeof(*it) + strlen(it->path) + 1 + (it->target ? strlen(it->target) + 1 : 0);
-	while (q->n > 0 && q->bytes + cost > q->max_bytes && !q->aborted)
+	while (q->n > 0 && q->bytes + cost > q->max_bytes && !q->aborted) {
+		if (q->r_waiting) /* never both wait */
+			pthread_cond_signal(&q->cv_items);
+		q->w_waiting = 1;
 		pthread_cond_wait(&q->cv_space, &q->mu);
+		q->w_waiting = 0;
+	}
 	if (q->aborted) {
 		pthread_mutex_unlock(&q->mu);
 		hf_readq_item_free(it);
@@ -116,10 +136,19 @@ int hf_readq_put(hf_readq *q, hf_readq_item *it)
 	it->cost = cost;
 	if (!q->pf)
 		q->pf = it;
-	pthread_cond_signal(&q->cv_items);
-	pthread_cond_signal(&q->cv_ahead);
+	if (q->r_waiting && q->n >= WAKE_ITEMS)
+		pthread_cond_signal(&q->cv_items);
+	wake_ahead(q);
 	pthread_mutex_unlock(&q->mu);
 	return 0;
+}
+
+void hf_readq_flush(hf_readq *q)
+{
+	pthread_mutex_lock(&q->mu);
+	if (q->r_waiting && q->n > 0)
+		pthread_cond_signal(&q->cv_items);
+	pthread_mutex_unlock(&q->mu);
 }
 
 void hf_readq_close(hf_readq *q, int rc, const char *msg)
@@ -130,6 +159,7 @@ void hf_readq_close(hf_readq *q, int rc, const char *msg)
 	if (rc < 0)
 		snprintf(q->msg, sizeof(q->msg), "%s", msg ? msg : "directory walk failed");
 	pthread_cond_signal(&q->cv_items);
+	wake_ahead(q);
 	pthread_mutex_unlock(&q->mu);
 }
 
@@ -138,8 +168,11 @@ hf_readq_item *hf_readq_get(hf_readq *q, int *rc)
 	hf_readq_item *it;
 	*rc = 0;
 	pthread_mutex_lock(&q->mu);
-	while (!q->head && !q->closed)
+	while (!q->head && !q->closed) {
+		q->r_waiting = 1;
 		pthread_cond_wait(&q->cv_items, &q->mu);
+		q->r_waiting = 0;
+	}
 	/* a failed walk stops the backup at once: what is still queued is not read */
 	if (q->closed && q->rc < 0) {
 		*rc = hf_error_set(q->rc, "%s", q->msg);
@@ -155,8 +188,9 @@ hf_readq_item *hf_readq_get(hf_readq *q, int *rc)
 		q->n--;
 		q->bytes -= it->cost;
 		q->taken++;
-		pthread_cond_signal(&q->cv_space);
-		pthread_cond_signal(&q->cv_ahead);
+		if (q->w_waiting && (q->bytes <= q->max_bytes / 2 || q->n == 0))
+			pthread_cond_signal(&q->cv_space);
+		wake_ahead(q);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return it;

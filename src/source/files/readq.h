@@ -35,6 +35,9 @@ hf_readq *hf_readq_new(size_t max_bytes, size_t ahead);
 /* Walking thread: queue an item (taking ownership; blocks while the queue is full). -1 once the
  * reading thread gave up (the item is freed): the walk should stop. */
 int hf_readq_put(hf_readq *q, hf_readq_item *it);
+/* Walking thread: about to do something that may block (list a directory, lstat its entries): wake
+ * the reading thread if it waits for items that are there (it is otherwise woken in batches). */
+void hf_readq_flush(hf_readq *q);
 /* Walking thread: no more items. rc < 0 when the walk failed, with the message to report. */
 void hf_readq_close(hf_readq *q, int rc, const char *msg);
 /* Reading thread: the next item (free it with hf_readq_item_free), or NULL at the end; then *rc is the

@@ -1119,6 +1119,38 @@ static void *rq_produce(void *arg)
 	return NULL;
 }
 
+/* A walker that queues a few entries and then blocks (on a cold directory, say) must not keep them
+ * from the reader: hf_readq_flush hands them over before the reader's batch is full. */
+typedef struct rq_flusher {
+	hf_readq *q;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int got;           /* items the reader has taken */
+	int seen_in_time;  /* the reader had all three before the walker gave up waiting */
+} rq_flusher;
+
+static void *rq_flush_walk(void *arg)
+{
+	rq_flusher *f = arg;
+	struct timespec until;
+	for (int i = 0; i < 3; i++) {
+		hf_readq_item *it = calloc(1, sizeof(*it));
+		it->path = strdup("/nonexistent/hf-readq");
+		it->type = HF_ENTRY_DIR;
+		hf_readq_put(f->q, it);
+	}
+	hf_readq_flush(f->q);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	pthread_mutex_lock(&f->mu);
+	while (f->got < 3 && pthread_cond_timedwait(&f->cv, &f->mu, &until) == 0)
+		;
+	f->seen_in_time = f->got == 3;
+	pthread_mutex_unlock(&f->mu);
+	hf_readq_close(f->q, 0, NULL);
+	return NULL;
+}
+
 static void test_readq(const char *src)
 {
 	pthread_t th;
@@ -1155,6 +1187,20 @@ static void test_readq(const char *src)
 	pthread_join(th, NULL);
 	CHECK(a.put_failed);
 	hf_readq_free(a.q);
+
+	/* entries queued before the walker blocks reach the reader without waiting for a full batch */
+	rq_flusher fl = {hf_readq_new((size_t)1 << 20, 0), PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+	CHECK(pthread_create(&th, NULL, rq_flush_walk, &fl) == 0);
+	while ((it = hf_readq_get(fl.q, &rc))) {
+		hf_readq_item_free(it);
+		pthread_mutex_lock(&fl.mu);
+		fl.got++;
+		pthread_cond_signal(&fl.cv);
+		pthread_mutex_unlock(&fl.mu);
+	}
+	pthread_join(th, NULL);
+	CHECK(rc == 0 && fl.got == 3 && fl.seen_in_time);
+	hf_readq_free(fl.q);
 }
 
 int main(void)

@@ -71,8 +71,8 @@ static int excluded(const walker *w, const char *name)
 	return 0;
 }
 
-static void fill_meta(walker *w, hf_entry_meta *m, const char *name, const struct stat *st,
-                      hf_entry_type type)
+/* An entry's metadata from its lstat, without owner names. */
+static void stat_meta(hf_entry_meta *m, const char *name, const struct stat *st, hf_entry_type type)
 {
 	memset(m, 0, sizeof(*m));
 	m->name = name;
@@ -80,8 +80,6 @@ static void fill_meta(walker *w, hf_entry_meta *m, const char *name, const struc
 	m->mode = (uint32_t)st->st_mode & 07777;
 	m->uid = (uint32_t)st->st_uid;
 	m->gid = (uint32_t)st->st_gid;
-	m->user = hf_files_user_name(&w->owners, m->uid);
-	m->group = hf_files_group_name(&w->owners, m->gid);
 	m->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 	m->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
 	m->inode = (uint64_t)st->st_ino;
@@ -90,6 +88,15 @@ static void fill_meta(walker *w, hf_entry_meta *m, const char *name, const struc
 		m->size = (uint64_t)st->st_size;
 	if (type == HF_ENTRY_CHR || type == HF_ENTRY_BLK)
 		m->rdev = (uint64_t)st->st_rdev;
+}
+
+/* Reading thread: the metadata handed to the sink, owner names included. */
+static void fill_meta(walker *w, hf_entry_meta *m, const char *name, const struct stat *st,
+                      hf_entry_type type)
+{
+	stat_meta(m, name, st, type);
+	m->user = hf_files_user_name(&w->owners, m->uid);
+	m->group = hf_files_group_name(&w->owners, m->gid);
 }
 
 /* Reading thread: hand a non-file entry to the sink. */
@@ -114,14 +121,7 @@ static int worth_reading_ahead(const walker *w, const char *path, const struct s
 	hf_entry_meta m;
 	if (!w->sink->entry_unchanged)
 		return 1;
-	memset(&m, 0, sizeof(m));
-	m.name = path + 1;
-	m.type = HF_ENTRY_FILE;
-	m.size = (uint64_t)st->st_size;
-	m.mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-	m.ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
-	m.inode = (uint64_t)st->st_ino;
-	m.dev = (uint64_t)st->st_dev;
+	stat_meta(&m, path + 1, st, HF_ENTRY_FILE);
 	return !w->sink->entry_unchanged(w->sink, &m);
 }
 

@@ -501,8 +501,6 @@ static void *worker_main(void *arg)
 	for (;;) {
 		const hf_files_entry *e;
 		int rc;
-		if (atomic_load(&rs->stop))
-			break;
 		pthread_mutex_lock(&rs->mu);
 		for (e = NULL; rs->next < rs->njobs && !atomic_load(&rs->stop);) {
 			const hf_files_entry *x = &rs->list.v[rs->jobs[rs->next].idx];

@@ -73,8 +73,14 @@ mount -t tmpfs -o size=1m tmpfs "$T/small-target" || fail "unable to mount a tmp
 HF_MOUNTS+=("$T/small-target")
 expect_status 8 hf restore --tenant acme --target "$T/small-target/out"
 expect_one_line_error
-expect_stderr_match "var/lib/state/blob.bin.*(No space left|no space)"
+# the 3 MiB blob and the small files are written at once: whichever write meets the full disk first
+# is named
+left=$(restored_root "$T/small-target/out" "$T/src")
+expect_stderr_match "unable to write '$left/[^']+': No space left"
 [ -z "$(find "$T/small-target/out" -name blob.bin 2>/dev/null)" ] || fail "a partly written file was left behind"
+while IFS= read -r -d '' f; do
+	cmp -s "$f" "$T/src/${f#"$left"/}" || fail "a file left after the failed restore is not complete: $f"
+done < <(find "$left" -type f -print0)
 expect_status 8 hf restore --tenant acme --tar "$T/small-target/out.tar"
 expect_one_line_error
 expect_stderr_match "out.tar.*(No space left|no space)"

@@ -45,6 +45,8 @@ typedef struct job {
  * the other core idle. */
 #define EARLY_FILE (1u << 20)
 
+enum { ENTRY_CREATED = 1, ENTRY_DONE = 2 };
+
 typedef struct restore {
 	hf_snapshot_reader *r;
 	const char *target;
@@ -55,6 +57,7 @@ typedef struct restore {
 	/* content phase */
 	job *jobs;
 	size_t njobs, next;
+	uint8_t *state; /* per list entry: ENTRY_CREATED by this restore, ENTRY_DONE content and metadata */
 	pthread_mutex_t mu;
 	pthread_cond_t cv_created;
 	int created; /* every entry exists (under mu): jobs of small files may start */
@@ -315,6 +318,7 @@ static int create_entry(restore *rs, dircache *c, dircache *lc, const hf_files_e
 		if (rc == 1)
 			(void)fchmodat(dirfd, base, 0700, 0);
 	}
+	rs->state[e - rs->list.v] = ENTRY_CREATED;
 	pthread_mutex_lock(&rs->mu); /* content writers may be counting too */
 	if (e->m.type == HF_ENTRY_DIR)
 		rs->st->dirs++;
@@ -516,20 +520,16 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&rs->mu);
 		if (!e)
 			break;
-		if ((rc = restore_content(w, e)) == 0)
+		if ((rc = restore_content(w, e)) == 0) {
+			rs->state[e - rs->list.v] = ENTRY_DONE;
 			continue;
+		}
 		if (rc != STOPPED && rs->keep_going && w->reader_failed && (rc == HF_ECORRUPT || rc == HF_ENOTFOUND)) {
 			skip_damaged(w, e);
 			continue;
 		}
 		if (rc != STOPPED)
 			record_failure(rs, rc);
-		{ /* never leave a partly written file behind (a full disk, or another thread's failure) */
-			const char *base;
-			int dirfd;
-			if (open_parent(rs, &w->cache, e->m.name, &dirfd, &base) == 0)
-				(void)unlinkat(dirfd, base, 0);
-		}
 		break;
 	}
 	dircache_reset(&w->cache);
@@ -643,6 +643,30 @@ done:
 	return rc;
 }
 
+/* After a failure: remove every file this restore created but did not finish (content and metadata),
+ * with its other names, so that what is left is complete or absent, never empty or half written. */
+static void remove_unfinished(restore *rs)
+{
+	hf_files_map open = HF_FILES_MAP_INIT;
+	dircache c = {NULL, -1};
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < rs->list.len; i++) {
+			const hf_files_entry *e = &rs->list.v[i];
+			const char *base;
+			int dirfd;
+			if (rs->state[i] != ENTRY_CREATED ||
+			    e->m.type != (pass ? HF_ENTRY_HARDLINK : HF_ENTRY_FILE) ||
+			    (pass && !hf_files_map_get(&open, e->m.link_target)))
+				continue;
+			if (!pass) /* on failure (out of memory) its other names stay: they are not the file's content */
+				(void)hf_files_map_put(&open, e->m.name, NULL, 0);
+			if (open_parent(rs, &c, e->m.name, &dirfd, &base) == 0)
+				(void)unlinkat(dirfd, base, 0);
+		}
+	dircache_reset(&c);
+	hf_files_map_free(&open);
+}
+
 /* Directories last, deepest first, so that their mtimes and read-only modes stick. */
 static int finish_dirs(restore *rs)
 {
@@ -705,6 +729,10 @@ int hf_files_restore(hf_snapshot_reader *r, const char *target_dir, const hf_fil
 
 	if ((rc = hf_files_list_load(&rs.list, r, o ? o->include : NULL, o ? o->ninclude : 0)) < 0)
 		goto done;
+	if (!(rs.state = calloc(rs.list.len ? rs.list.len : 1, 1))) {
+		rc = hf_error_set(HF_ENOMEM, "out of memory");
+		goto done;
+	}
 	if ((rc = hf_fs_mkdir_p(target_dir, 0700)) < 0)
 		goto done;
 	if ((rs.rootfd = open(target_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
@@ -721,8 +749,11 @@ int hf_files_restore(hf_snapshot_reader *r, const char *target_dir, const hf_fil
 		                  "%llu file(s) in '%s' could not be restored from damaged data; first: %s",
 		                  (unsigned long long)rs.damaged, target_dir, rs.dmgmsg);
 done:
+	if (rc < 0 && rs.state && rs.rootfd >= 0)
+		remove_unfinished(&rs);
 	if (rs.rootfd >= 0)
 		close(rs.rootfd);
+	free(rs.state);
 	free(rs.jobs);
 	hf_files_list_free(&rs.list);
 	pthread_mutex_destroy(&rs.mu);

@@ -810,7 +810,7 @@ static void test_include(mem_snap *snap)
  * many there are. rel is the path below dir, which is the snapshot name. */
 static size_t check_left_complete(const mem_snap *ms, const char *dir, const char *rel)
 {
-	char path[PATH_MAX], name[PATH_MAX];
+	char path[2 * PATH_MAX + 2], name[2 * PATH_MAX + 2];
 	size_t n = 0;
 	DIR *d;
 	struct dirent *de;
@@ -818,13 +818,15 @@ static size_t check_left_complete(const mem_snap *ms, const char *dir, const cha
 	if (!(d = opendir(path)))
 		return 0;
 	while ((de = readdir(d))) {
+		char full[sizeof(path) + sizeof(name)];
 		struct stat s;
 		const mem_entry *e;
 		hf_buf got = HF_BUF_INIT;
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		snprintf(name, sizeof(name), "%s%s%s", rel, *rel ? "/" : "", de->d_name);
-		if (lstat(pj(dir, name), &s) < 0)
+		snprintf(name, sizeof(name), "%.*s%s%s", PATH_MAX, rel, *rel ? "/" : "", de->d_name);
+		snprintf(full, sizeof(full), "%s/%s", path, de->d_name);
+		if (lstat(full, &s) < 0)
 			continue;
 		if (S_ISDIR(s.st_mode)) {
 			n += check_left_complete(ms, dir, name);
@@ -836,7 +838,7 @@ static size_t check_left_complete(const mem_snap *ms, const char *dir, const cha
 		e = snap_find(ms, name);
 		if (e && e->m.type == HF_ENTRY_HARDLINK)
 			e = snap_find(ms, e->m.link_target);
-		CHECK(e && read_whole(pj(dir, name), &got) == 0 && got.len == e->data.len &&
+		CHECK(e && read_whole(full, &got) == 0 && got.len == e->data.len &&
 		      (!got.len || !memcmp(got.data, e->data.data, got.len)));
 		if (!(e && got.len == e->data.len))
 			fprintf(stderr, "left incomplete after a failed restore: %s (%zu bytes)\n", name, got.len);

@@ -147,6 +147,9 @@ static int run_source(const hf_backup_options *o, const hf_tenant *t, hf_sink *s
 		fo.excludes = o->excludes;
 		fo.nexcludes = o->nexcludes;
 		rc = hf_files_backup(o->paths, o->npaths, &fo, sink, &st);
+		if (rc == 0)
+			hf_log_debug("read %llu of %llu bytes with O_DIRECT", (unsigned long long)st.direct_bytes,
+				     (unsigned long long)st.bytes);
 	}
 	*warnings = st.warnings;
 	return rc;

@@ -22,6 +22,10 @@
 #define MAX_QUEUED_PACKS 2
 #define MAX_SHARED 3            /* blocks that jobs may point into at once (bounds the memory held) */
 #define SPARE_BLOCKS 1
+/* Pack buffers are page aligned, so that the file backend writes them with O_DIRECT, and reused:
+ * faulting in a fresh 20 MiB buffer for every pack cost 1.5 % of an initial backup's CPU time. */
+#define PACK_ALIGN 4096
+#define SPARE_PACK_BUFS 1
 
 /* The chunking window. The source reads straight into it (entry_space), and chunks are not copied out
  * of it: their jobs hold a reference to the block, which is recycled when the last one is done. Only
@@ -84,6 +88,8 @@ struct hf_builder {
 	pthread_cond_t cv_packs, cv_pack_space;
 	pack_job *phead, *ptail;
 	int npacks_queued, pbusy, pclosing;
+	hf_buf spare_packs[SPARE_PACK_BUFS]; /* emptied pack buffers (under mu) */
+	int nspare_packs;
 	pthread_t *storers;
 	int nstorers;
 
@@ -152,6 +158,38 @@ static int store_pack(hf_builder *b, hf_pack_builder *p)
 	return rc;
 }
 
+/* An empty pack buffer of at least size bytes: a reused one, or a new page-aligned one. */
+static int pack_buffer(hf_builder *b, hf_buf *out, size_t size)
+{
+	size = (size + PACK_ALIGN - 1) / PACK_ALIGN * PACK_ALIGN;
+	pthread_mutex_lock(&b->mu);
+	if (b->nspare_packs)
+		*out = b->spare_packs[--b->nspare_packs];
+	pthread_mutex_unlock(&b->mu);
+	if (out->data && out->cap >= size) {
+		out->len = 0;
+		return 0;
+	}
+	hf_buf_free(out);
+	if (!(out->data = aligned_alloc(PACK_ALIGN, size)))
+		return hf_error_set(HF_ENOMEM, "out of memory allocating a pack buffer of %zu bytes", size);
+	out->cap = size;
+	out->len = 0;
+	return 0;
+}
+
+/* A stored pack's buffer, kept for the next pack (or freed). */
+static void pack_buffer_put(hf_builder *b, hf_buf *buf)
+{
+	pthread_mutex_lock(&b->mu);
+	if (b->nspare_packs < SPARE_PACK_BUFS && buf->data && (uintptr_t)buf->data % PACK_ALIGN == 0) {
+		b->spare_packs[b->nspare_packs++] = *buf;
+		memset(buf, 0, sizeof(*buf));
+	}
+	pthread_mutex_unlock(&b->mu);
+	hf_buf_free(buf);
+}
+
 /* Queue a full pack for the storer threads (blocks while too many are queued). */
 static int queue_pack(hf_builder *b, hf_pack_builder *full)
 {
@@ -199,6 +237,7 @@ static void *storer_main(void *arg)
 
 		if (!b->err && (rc = store_pack(b, &pj->pack)) < 0)
 			set_error(b, rc);
+		pack_buffer_put(b, &pj->pack.buf);
 		hf_pack_builder_free(&pj->pack);
 		free(pj);
 
@@ -250,8 +289,12 @@ static int process_job(hf_builder *b, job *j, hf_zctx *z, hf_buf *zbuf, hf_buf *
 
 	memset(&full, 0, sizeof(full));
 	pthread_mutex_lock(&b->pack_mu);
-	if (b->pack.buf.len == 0)
-		rc = hf_pack_begin(&b->pack, b->t->tid_raw, b->r->config.pack_size + 4u * 1024 * 1024);
+	if (b->pack.buf.len == 0) {
+		/* room for the blob that fills the pack (at most a chunk) and the pack's directory */
+		size_t size = b->r->config.pack_size + 5u * 1024 * 1024;
+		if ((rc = pack_buffer(b, &b->pack.buf, size)) == 0)
+			rc = hf_pack_begin(&b->pack, b->t->tid_raw, size);
+	}
 	if (rc == 0 && (rc = hf_pack_add(&b->pack, &j->e, len + HF_AEAD_OVERHEAD, &where)) == 0) {
 		memcpy(where, sealed->data, len + HF_AEAD_OVERHEAD);
 		if (b->pack.buf.len >= b->r->config.pack_size) {
@@ -962,6 +1005,8 @@ void hf_builder_free(hf_builder *b)
 		b->spare = w->next_spare;
 		free(w);
 	}
+	while (b->nspare_packs > 0)
+		hf_buf_free(&b->spare_packs[--b->nspare_packs]);
 	hf_pack_builder_free(&b->pack);
 	hf_node_free(b->root);
 	free(b->workers);

@@ -29,6 +29,34 @@ int hf_fs_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* Large page-aligned data (packs) is written with O_DIRECT, from the caller's buffer to the device:
+ * buffered writes of the initial bench backup's 1 GiB of packs cost 1-2.5 s of system time copying
+ * into freshly allocated page-cache pages, O_DIRECT writes 0.05 s. The unaligned tail goes through the
+ * page cache; a file system that refuses O_DIRECT gets everything that way. */
+#define DIRECT_ALIGN 4096
+#define DIRECT_MIN ((size_t)1 << 20)
+
+static int write_data(int fd, const void *data, size_t len)
+{
+	size_t head = 0;
+	int fl = fcntl(fd, F_GETFL), e;
+	if (len >= DIRECT_MIN && (uintptr_t)data % DIRECT_ALIGN == 0 && fl >= 0 &&
+	    fcntl(fd, F_SETFL, fl | O_DIRECT) == 0) {
+		head = len - len % DIRECT_ALIGN;
+		e = hf_fs_write_all(fd, data, head);
+		if (fcntl(fd, F_SETFL, fl) < 0)
+			return errno;
+		if (e == EINVAL) { /* refused: all of it through the page cache */
+			if (lseek(fd, 0, SEEK_SET) < 0)
+				return errno;
+			head = 0;
+		} else if (e) {
+			return e;
+		}
+	}
+	return hf_fs_write_all(fd, (const uint8_t *)data + head, len - head);
+}
+
 char *hf_path_join(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
@@ -107,7 +135,7 @@ int hf_fs_write_atomic(const char *path, const void *data, size_t len, int mode,
 		rc = hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to create '%s'", tmp);
 		goto done;
 	}
-	if ((e = hf_fs_write_all(fd, data, len)) != 0 || (fsync(fd) < 0 && (e = errno))) {
+	if ((e = write_data(fd, data, len)) != 0 || (fsync(fd) < 0 && (e = errno))) {
 		rc = hf_error_set_errno(hf_error_from_errno(e), e, "unable to write '%s'", path);
 		goto done;
 	}

@@ -7,7 +7,9 @@
 #include <stddef.h>
 
 /* Write data to path atomically: temp file in the same dir, fsync, rename, fsync dir.
- * With exclusive != 0 fails with HF_EEXISTS if path exists (link(2) instead of rename). */
+ * With exclusive != 0 fails with HF_EEXISTS if path exists (link(2) instead of rename).
+ * Data of 1 MiB or more at a 4096-aligned address is written with O_DIRECT where the file system
+ * allows it. */
 int hf_fs_write_atomic(const char *path, const void *data, size_t len, int mode, int exclusive);
 /* Read a whole file. */
 int hf_fs_read_file(const char *path, hf_buf *out);

@@ -4,6 +4,7 @@
  * Two threads (readq.h): the walking thread lists, lstats and classifies entries and queues them in
  * walk order; the calling thread takes them from the queue, reads files and makes every sink call. */
 #define _GNU_SOURCE /* O_NOATIME */
+#include "source/files/dread.h"
 #include "source/files/internal.h"
 #include "source/files/readq.h"
 #include "util/buf.h"
@@ -32,6 +33,7 @@ typedef struct walker {
 	hf_files_map emitted;   /* W: intermediate parents already queued */
 	hf_buf path;            /* absolute path of the current item; its name is path + 1 */
 	uint8_t *buf;           /* R */
+	hf_dread *dread;        /* R (W: only whether there is one) */
 	int noatime;            /* R */
 	dev_t root_dev;         /* W */
 	hf_readq *q;            /* W */
@@ -115,10 +117,23 @@ static int emit_simple(walker *w, const struct stat *st, hf_entry_type type, con
 	return 0;
 }
 
-/* Walking thread: a FILE is read ahead unless the sink will take it from the previous snapshot. */
+/* Files of at least DIRECT_MIN bytes are read with O_DIRECT by the direct reader (dread.h), smaller
+ * ones through the page cache, where the read-ahead thread has already asked for them. */
+#define DIRECT_MIN ((off_t)1 << 20)
+#define DREAD_BUFS 4
+
+static int read_direct(const walker *w, const struct stat *st)
+{
+	return w->dread && st->st_size >= DIRECT_MIN;
+}
+
+/* Walking thread: a FILE is read ahead unless the sink will take it from the previous snapshot, or
+ * it will be read with O_DIRECT (which would read it again from the device). */
 static int worth_reading_ahead(const walker *w, const char *path, const struct stat *st)
 {
 	hf_entry_meta m;
+	if (read_direct(w, st))
+		return 0;
 	if (!w->sink->entry_unchanged)
 		return 1;
 	stat_meta(&m, path + 1, st, HF_ENTRY_FILE);
@@ -334,12 +349,13 @@ static int open_file(walker *w)
 	}
 }
 
-static int read_into_sink(walker *w, int fd, uint64_t *total)
+/* Through the page cache, from the file offset on. */
+static int read_buffered(walker *w, int fd, uint64_t *total)
 {
 	const uint64_t step = 32u << 20;
-	uint64_t ahead = 0;
+	uint64_t ahead = *total;
 	hf_sink *sink = w->sink;
-	int direct = sink->entry_space && sink->entry_commit, rc;
+	int space = sink->entry_space && sink->entry_commit, rc;
 	for (;;) {
 		uint8_t *dst = w->buf;
 		size_t cap = HF_FILES_IO_BLOCK;
@@ -350,7 +366,7 @@ static int read_into_sink(walker *w, int fd, uint64_t *total)
 			ahead += step;
 		}
 		/* straight into the sink's buffer when it offers one: no copy on our side */
-		if (direct && (rc = sink->entry_space(sink, &dst, &cap)) < 0)
+		if (space && (rc = sink->entry_space(sink, &dst, &cap)) < 0)
 			return rc;
 		n = read(fd, dst, cap < HF_FILES_IO_BLOCK ? cap : HF_FILES_IO_BLOCK);
 		if (n < 0) {
@@ -361,10 +377,45 @@ static int read_into_sink(walker *w, int fd, uint64_t *total)
 		}
 		if (n == 0)
 			return 0;
-		rc = direct ? sink->entry_commit(sink, (size_t)n) : sink->entry_write(sink, dst, (size_t)n);
+		rc = space ? sink->entry_commit(sink, (size_t)n) : sink->entry_write(sink, dst, (size_t)n);
 		if (rc < 0)
 			return rc;
 		*total += (uint64_t)n;
+	}
+}
+
+/* fd is in O_DIRECT mode: read ahead by the direct reader; when the file system refuses O_DIRECT
+ * part way, the rest through the page cache. */
+static int read_direct_into_sink(walker *w, int fd, uint64_t *total)
+{
+	hf_dread *d = w->dread;
+	hf_dread_begin(d, fd);
+	for (;;) {
+		const uint8_t *p;
+		uint64_t off;
+		int err, rc;
+		ssize_t n = hf_dread_next(d, &p, &off, &err);
+		if (n <= 0) {
+			hf_dread_end(d);
+			if (n == 0)
+				return 0;
+			if (err != EINVAL)
+				return hf_error_set_errno(hf_error_from_errno(err), err, "unable to read '%s'",
+				                          cur_path(w));
+			if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_DIRECT) < 0 || lseek(fd, (off_t)off, SEEK_SET) < 0)
+				return hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to read '%s'",
+				                          cur_path(w));
+			(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+			return read_buffered(w, fd, total);
+		}
+		rc = w->sink->entry_write(w->sink, p, (size_t)n);
+		hf_dread_release(d);
+		if (rc < 0) {
+			hf_dread_end(d);
+			return rc;
+		}
+		*total += (uint64_t)n;
+		w->st.direct_bytes += (uint64_t)n;
 	}
 }
 
@@ -375,7 +426,7 @@ static int visit_file(walker *w, const struct stat *lst)
 	char key[64];
 	uint64_t total = 0;
 	hf_files_map_slot *s;
-	int fd = -1, rc = 0;
+	int fd = -1, rc = 0, odirect, fl;
 
 	snprintf(key, sizeof(key), "%ju:%ju", (uintmax_t)lst->st_dev, (uintmax_t)lst->st_ino);
 	if (lst->st_nlink > 1 && (s = hf_files_map_get(&w->inodes, key)))
@@ -408,10 +459,16 @@ static int visit_file(walker *w, const struct stat *lst)
 		warn(w, 0, "skipping changed");
 		goto done;
 	}
-	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	fl = fcntl(fd, F_GETFL) & ~O_NONBLOCK;
+	/* a file system without O_DIRECT refuses it here (EINVAL), or at the first read */
+	odirect = read_direct(w, &st) && fcntl(fd, F_SETFL, fl | O_DIRECT) == 0;
+	if (!odirect) {
+		(void)fcntl(fd, F_SETFL, fl);
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	}
 	fill_meta(w, &m, cur_name(w), &st, HF_ENTRY_FILE);
-	if ((rc = w->sink->entry_begin(w->sink, &m)) < 0 || (rc = read_into_sink(w, fd, &total)) < 0 ||
+	if ((rc = w->sink->entry_begin(w->sink, &m)) < 0 ||
+	    (rc = odirect ? read_direct_into_sink(w, fd, &total) : read_buffered(w, fd, &total)) < 0 ||
 	    (rc = w->sink->entry_end(w->sink)) < 0)
 		goto done;
 	if (total != (uint64_t)st.st_size)
@@ -675,6 +732,8 @@ int hf_files_backup(const char *const *paths, size_t npaths, const hf_files_back
 		rc = hf_error_set(HF_ENOMEM, "out of memory");
 		goto done;
 	}
+	/* without it (no memory or thread for it), every file is read through the page cache */
+	job.w.dread = r.dread = hf_dread_new(DREAD_BUFS, HF_FILES_IO_BLOCK);
 	if (pthread_create(&walker_thread, NULL, walk_main, &job) != 0) {
 		rc = hf_error_set(HF_ERROR, "unable to start the directory walk thread");
 		goto done;
@@ -697,9 +756,11 @@ done:
 		stats->files += r.st.files + job.w.st.files;
 		stats->dirs += r.st.dirs + job.w.st.dirs;
 		stats->bytes += r.st.bytes + job.w.st.bytes;
+		stats->direct_bytes += r.st.direct_bytes;
 		stats->warnings += r.st.warnings + job.w.st.warnings;
 	}
 	hf_readq_free(job.w.q);
+	hf_dread_free(r.dread);
 	for (size_t i = 0; i < job.nargs; i++)
 		free(job.args[i]);
 	free(job.args);

@@ -2,6 +2,7 @@
  * in-memory reader, tar export/import, stdin import, and the refusals (unsafe names, existing files). */
 #define _GNU_SOURCE
 #include "source/files/files.h"
+#include "source/files/dread.h"
 #include "source/files/readq.h"
 #include "test.h"
 #include "util/buf.h"
@@ -1258,6 +1259,91 @@ static void test_readq(const char *src)
 	hf_readq_free(fl.q);
 }
 
+/* Files of 1 MiB or more are read with O_DIRECT ahead of the reading thread: every size (aligned or
+ * not, below and above the reader's ring) comes back whole; the direct reader itself, file after
+ * file, ended early, and on an fd it cannot read. */
+static void test_direct_read(void)
+{
+	static const size_t sizes[] = {MIB - 1, MIB, 3 * MIB + 1234, 21 * MIB + 77, 16 * MIB};
+	char dir[512], name[64];
+	const char *paths[1] = {dir};
+	uint64_t want_direct = 0;
+	hf_files_stats st;
+	mem_snap ms;
+	uint8_t *data = malloc(22 * MIB);
+	int fd, can_direct;
+
+	snprintf(dir, sizeof(dir), "%s/direct", base_dir);
+	CHECK(mkdir(dir, 0755) == 0);
+	for (size_t i = 0; i < 22 * MIB; i++)
+		data[i] = (uint8_t)(i * 2654435761u >> 13);
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(*sizes); k++) {
+		snprintf(name, sizeof(name), "f%zu.bin", k);
+		write_file(pj(dir, name), data + k, sizes[k], 0644);
+		if (sizes[k] >= MIB)
+			want_direct += sizes[k];
+	}
+	/* where the file system has no O_DIRECT (the fallback), only the content can be checked */
+	fd = open(pj(dir, "f1.bin"), O_RDONLY | O_DIRECT);
+	can_direct = fd >= 0;
+	if (fd >= 0)
+		close(fd);
+	else
+		fprintf(stderr, "note: no O_DIRECT on %s (%s): the page-cache fallback was tested\n", dir,
+		        strerror(errno));
+
+	CHECK_OK(backup_src(&ms, &st, paths, 1));
+	CHECK(ms.violations == 0);
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(*sizes); k++) {
+		const mem_entry *e;
+		char rel[1024];
+		snprintf(rel, sizeof(rel), "%s/f%zu.bin", dir + 1, k);
+		e = snap_find(&ms, rel);
+		CHECK(e && e->data.len == sizes[k] && !memcmp(e->data.data, data + k, sizes[k]));
+	}
+	CHECK(st.bytes == want_direct + MIB - 1);
+	CHECK(st.direct_bytes == (can_direct ? want_direct : 0));
+	snap_free(&ms);
+
+	/* the reader alone: two files in a row, one ended after its first piece */
+	{
+		hf_dread *d = hf_dread_new(2, MIB);
+		const uint8_t *p;
+		uint64_t off, got;
+		ssize_t n;
+		int err, fds[2];
+		CHECK(d != NULL);
+		for (int round = 0; d && round < 3; round++) {
+			fd = open(pj(dir, "f3.bin"), O_RDONLY);
+			CHECK(fd >= 0);
+			hf_dread_begin(d, fd);
+			for (got = 0; (n = hf_dread_next(d, &p, &off, &err)) > 0; got += (uint64_t)n) {
+				CHECK(off == got && !memcmp(p, data + 3 + got, (size_t)n));
+				hf_dread_release(d);
+				if (round == 1)
+					break;
+			}
+			/* the file ends unaligned: after that short read, the reader can only go on through
+			 * the page cache, from there */
+			if (round != 1)
+				CHECK(n == -1 && err == EINVAL && off == sizes[3] && got == sizes[3]);
+			hf_dread_end(d);
+			close(fd);
+		}
+		/* a read that fails reports its errno and offset */
+		CHECK(pipe(fds) == 0);
+		if (d) {
+			hf_dread_begin(d, fds[0]);
+			CHECK(hf_dread_next(d, &p, &off, &err) == -1 && err == ESPIPE && off == 0);
+			hf_dread_end(d);
+		}
+		close(fds[0]);
+		close(fds[1]);
+		hf_dread_free(d);
+	}
+	free(data);
+}
+
 int main(void)
 {
 	mem_snap snap;
@@ -1282,6 +1368,7 @@ int main(void)
 	test_vanished_and_sink_failure(src);
 	test_one_file_system();
 	test_readq(src);
+	test_direct_read();
 
 	snap_free(&snap);
 	free(big_data);

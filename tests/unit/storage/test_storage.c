@@ -382,6 +382,26 @@ static void test_file(const char *tmp)
 		CHECK_STR(get_str(s, "snapshots/s4"), "4444");
 	}
 
+	/* large objects: a page-aligned buffer is written with O_DIRECT (its unaligned tail through the
+	 * page cache), an unaligned one through the page cache; both read back whole */
+	{
+		size_t len = 3 * 1024 * 1024 + 777;
+		uint8_t *big = aligned_alloc(4096, (len + 2 * 4096) / 4096 * 4096);
+		hf_buf got = HF_BUF_INIT;
+		CHECK(big != NULL);
+		for (size_t i = 0; big && i < len + 4096; i++)
+			big[i] = (uint8_t)(i * 7 + (i >> 12));
+		CHECK_OK(hf_storage_put(s, "packs/aligned", big, len, NULL));
+		CHECK_OK(hf_storage_put(s, "packs/unaligned", big + 1, len, NULL));
+		CHECK_OK(hf_storage_get(s, "packs/aligned", &got));
+		CHECK(got.len == len && !memcmp(got.data, big, len));
+		hf_buf_free(&got);
+		CHECK_OK(hf_storage_get(s, "packs/unaligned", &got));
+		CHECK(got.len == len && !memcmp(got.data, big + 1, len));
+		hf_buf_free(&got);
+		free(big);
+	}
+
 	/* a non-empty location cannot be prepared for a new repository */
 	CHECK_RC(hf_storage_prepare(s, &create), HF_EEXISTS);
 	CHECK_RC(hf_storage_prepare(s, &check), HF_EEXISTS);
@@ -436,6 +456,18 @@ static void test_full_disk(const char *tmp)
 		CHECK_OK(hf_storage_stat_object(s, "data/small", &st));
 		CHECK(st.size == 64 * 1024);
 		CHECK_STR(listing(s, ""), "data/small=65536");
+		/* the same with O_DIRECT: a page-aligned object of 2 MiB */
+		{
+			uint8_t *al = aligned_alloc(4096, 2 * 1024 * 1024);
+			CHECK(al != NULL);
+			if (al) {
+				memset(al, 1, 2 * 1024 * 1024);
+				CHECK_RC(hf_storage_put(s, "data/aligned", al, 2 * 1024 * 1024, NULL), HF_ENOSPC);
+				CHECK(strstr(hf_error_message(), "data/aligned") != NULL);
+				CHECK(count_names(mnt, ".tmp.") == 0);
+			}
+			free(al);
+		}
 		/* the space is back: the same object can now be written */
 		CHECK_OK(hf_storage_put(s, "data/big2", big, 100 * 1024, NULL));
 	}

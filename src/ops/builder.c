@@ -19,7 +19,7 @@
 #define MAX_INFLIGHT (24u * 1024 * 1024)
 #define INDEX_FLUSH_PACKS 8
 #define ARENA_BLOCK 65536 /* ids per arena block */
-#define MAX_QUEUED_PACKS 2
+#define MAX_QUEUED_PACKS 1 /* a pack waiting for a storer: with O_DIRECT writes, a second one only took memory */
 #define MAX_SHARED 3            /* blocks that jobs may point into at once (bounds the memory held) */
 #define SPARE_BLOCKS 1
 /* Pack buffers are page aligned, so that the file backend writes them with O_DIRECT, and reused:

@@ -5,7 +5,7 @@
  * GiB of the bench dataset's files of 1 MiB or more cost 0.6-1.4 s of system time through the page
  * cache, 0.1 s with O_DIRECT. But the kernel's read-ahead does not apply to it: read synchronously,
  * the reading thread of a backup waited on the device for 1.0 s of a 2 s second backup while the
- * workers ran out of chunks. So the reads are issued here, up to DREAD_BUFS buffers ahead of the
+ * workers ran out of chunks. So the reads are issued here, up to DREAD_BUFS buffers (backup.c) ahead of the
  * consumer, and the consumer copies each buffer into the chunking window.
  *
  * One file at a time: the consumer begins a file (an fd opened with O_DIRECT), takes its buffers in

@@ -26,7 +26,7 @@ static void print_json(const hf_check_report *rep)
 
 int cmd_check(cli *c)
 {
-	static const cli_opt_id opts[] = {O_TENANT, O_READ_DATA, O_READ_DATA_SUBSET, O_JSON, O_QUIET};
+	static const cli_opt_id opts[] = {O_TENANT, O_READ_DATA, O_READ_DATA_SUBSET, O_THREADS, O_JSON, O_QUIET};
 	hf_repo *r = NULL;
 	hf_check_options o;
 	hf_check_report *rep = NULL;

@@ -116,6 +116,21 @@ fi
 [ "$(sha_of "$REPO/$BIGPACK")" = "$sum" ] || fail "the damaged pack was modified"
 ok hf check   # structure only: the pack exists and is indexed
 
+# --- several damaged packs, read on several threads ---
+use_case packs-flipped
+for p in $(cd "$REPO" && find "data/$TID" -type f -size +100k | sort | head -3); do
+	flip_byte "$REPO/$p" 100
+	echo "$p"
+done >"$T/flipped"
+[ "$(wc -l <"$T/flipped")" = 3 ] || fail "expected 3 packs to damage"
+for n in 1 4; do
+	expect_status 3 hf check --read-data --threads $n --json
+	jq -r '.problems[].object' "$OUT" >"$T/named.$n"
+	jq -S '.problems' "$OUT" >"$T/problems.$n"
+done
+diff -u "$T/flipped" "$T/named.4" || fail "check --threads 4 did not name exactly the damaged packs in key order"
+diff -u "$T/problems.1" "$T/problems.4" || fail "check on 4 threads reports differently from 1 thread"
+
 # --- a truncated pack ---
 use_case pack-truncated
 truncate -s $(($(stat -c %s "$REPO/$BIGPACK") / 2)) "$REPO/$BIGPACK"

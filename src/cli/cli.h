@@ -4,6 +4,7 @@
 #define HF_CLI_H
 
 #include "holdfast/holdfast.h"
+#include "holdfast/report.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -77,8 +78,8 @@ void cli_human_bytes(char *out, size_t cap, uint64_t n);
 void cli_time(char *out, size_t cap, int64_t ns);
 void cli_progress(const char *phase, uint64_t done_bytes, uint64_t total_bytes, uint64_t items, void *payload);
 void cli_progress_end(cli *c);
-/* Print a jansson value (json_t *, consumed) indented on stdout. */
-int cli_print_json(void *json);
+/* Print a document an hf_report_*_json call (returning rc) rendered into *doc, and free it. */
+int cli_print_json(int rc, char **doc);
 
 /* commands */
 int cmd_init(cli *c);

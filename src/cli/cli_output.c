@@ -1,7 +1,6 @@
 /* Human-readable sizes and times, and the terminal progress line. */
 #include "cli.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,14 +49,12 @@ void cli_progress_end(cli *c)
 	progress_shown = 0;
 }
 
-int cli_print_json(void *json)
+int cli_print_json(int rc, char **doc)
 {
-	json_t *j = json;
-	char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-	json_decref(j);
-	if (!s)
-		return cli_error(HF_ENOMEM, "out of memory");
-	puts(s);
-	free(s);
+	if (rc < 0)
+		return cli_fail(rc, NULL);
+	puts(*doc);
+	free(*doc);
+	*doc = NULL;
 	return 0;
 }

@@ -2,7 +2,6 @@
  * tenant's section in the config file. */
 #include "cli.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,13 +167,8 @@ int cmd_backup(cli *c)
 		goto done;
 	}
 	if (c->json) {
-		json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}", "id", res.snapshot_id,
-				      "tenant", tenant, "source", res.source, "files", (json_int_t)res.files, "dirs",
-				      (json_int_t)res.dirs, "bytes", (json_int_t)res.bytes, "chunks",
-				      (json_int_t)res.chunks, "new_chunks", (json_int_t)res.new_chunks, "new_bytes",
-				      (json_int_t)res.new_bytes, "stored_bytes", (json_int_t)res.stored_bytes, "warnings",
-				      (json_int_t)res.warnings, "seconds", res.seconds);
-		rc = cli_print_json(j);
+		char *doc = NULL;
+		rc = cli_print_json(hf_report_backup_json(&doc, tenant, &res), &doc);
 	} else if (!c->quiet) {
 		char total[32], added[32], stored[32];
 		cli_human_bytes(total, sizeof(total), res.bytes);

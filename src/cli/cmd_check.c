@@ -1,28 +1,9 @@
 /* check: structure, and optionally the data, of one tenant or the whole repository. */
 #include "cli.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void print_json(const hf_check_report *rep)
-{
-	json_t *probs = json_array(), *j;
-	for (size_t i = 0; i < rep->nproblems; i++) {
-		const hf_check_problem *p = &rep->problems[i];
-		json_t *files = json_array();
-		for (size_t k = 0; k < p->nfiles; k++)
-			json_array_append_new(files, json_string(p->files[k]));
-		json_array_append_new(probs, json_pack("{s:s, s:s?, s:s, s:o}", "object", p->object, "tenant", p->tenant,
-						       "message", p->message, "affected", files));
-	}
-	j = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "ok", rep->nproblems == 0, "tenants",
-		      (json_int_t)rep->tenants, "snapshots", (json_int_t)rep->snapshots, "packs", (json_int_t)rep->packs,
-		      "packs_read", (json_int_t)rep->packs_read, "bytes_read", (json_int_t)rep->bytes_read, "blobs_read",
-		      (json_int_t)rep->chunks, "unreferenced_packs", (json_int_t)rep->unreferenced_packs, "problems", probs);
-	cli_print_json(j);
-}
 
 int cmd_check(cli *c)
 {
@@ -65,7 +46,9 @@ int cmd_check(cli *c)
 		goto done;
 	}
 	if (c->json) {
-		print_json(rep);
+		char *doc = NULL;
+		if ((rc = cli_print_json(hf_report_check_json(&doc, rep), &doc)) < 0)
+			goto done;
 	} else {
 		for (size_t i = 0; i < rep->nproblems; i++) {
 			const hf_check_problem *p = &rep->problems[i];

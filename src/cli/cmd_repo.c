@@ -1,7 +1,6 @@
 /* init, key add|list|remove, catalog rebuild. */
 #include "cli.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +54,12 @@ int cmd_init(cli *c)
 	}
 	if ((rc = hf_repo_init(&o, &io, id)) < 0)
 		return cli_fail(rc, NULL);
-	if (c->json)
-		return cli_print_json(json_pack("{s:s, s:s}", "id", id, "repository", o.url ? o.url : "(default)"));
+	if (c->json) {
+		const hf_report_field f[] = {{"id", HF_FIELD_STRING, id, 0},
+					     {"repository", HF_FIELD_STRING, o.url ? o.url : "(default)", 0}};
+		char *doc = NULL;
+		return cli_print_json(hf_report_fields_json(&doc, f, 2), &doc);
+	}
 	if (!c->quiet)
 		printf("created holdfast repository %.16s at %s\n", id, o.url ? o.url : "the default location");
 	return 0;
@@ -75,8 +78,11 @@ static int key_add(cli *c, hf_repo *r)
 		return cli_error(HF_EUSAGE, "key add needs exactly one of --new-password-file FILE or --new-key-file FILE");
 	if ((rc = hf_key_add(r, &nc, id)) < 0)
 		return cli_fail(rc, NULL);
-	if (c->json)
-		return cli_print_json(json_pack("{s:s}", "id", id));
+	if (c->json) {
+		const hf_report_field f[] = {{"id", HF_FIELD_STRING, id, 0}};
+		char *doc = NULL;
+		return cli_print_json(hf_report_fields_json(&doc, f, 1), &doc);
+	}
 	if (!c->quiet)
 		printf("added key slot %s\n", id);
 	return 0;
@@ -100,12 +106,10 @@ static int key_list(cli *c, hf_repo *r)
 	if (n > 1)
 		qsort(k, n, sizeof(*k), cmp_keys);
 	if (c->json) {
-		json_t *a = json_array();
-		for (size_t i = 0; i < n; i++)
-			json_array_append_new(a, json_pack("{s:s, s:s, s:I, s:b}", "id", k[i].id, "type", k[i].type,
-							   "created", (json_int_t)k[i].created, "current", k[i].current));
+		char *doc = NULL;
+		rc = cli_print_json(hf_report_keys_json(&doc, k, n), &doc);
 		free(k);
-		return cli_print_json(a);
+		return rc;
 	}
 	printf("%-34s %-11s %s\n", "ID", "TYPE", "CREATED");
 	for (size_t i = 0; i < n; i++) {
@@ -167,9 +171,13 @@ int cmd_catalog(cli *c)
 	memset(&res, 0, sizeof(res));
 	if ((rc = hf_catalog_rebuild(r, &res)) < 0)
 		rc = cli_fail(rc, NULL);
-	else if (c->json)
-		rc = cli_print_json(json_pack("{s:s, s:I, s:I}", "catalog", hf_repo_catalog_path(r), "tenants",
-					  (json_int_t)res.tenants, "snapshots", (json_int_t)res.snapshots));
+	else if (c->json) {
+		const hf_report_field f[] = {{"catalog", HF_FIELD_STRING, hf_repo_catalog_path(r), 0},
+					     {"tenants", HF_FIELD_UINT, NULL, res.tenants},
+					     {"snapshots", HF_FIELD_UINT, NULL, res.snapshots}};
+		char *doc = NULL;
+		rc = cli_print_json(hf_report_fields_json(&doc, f, 3), &doc);
+	}
 	else if (!c->quiet)
 		printf("rebuilt catalog %s: %llu tenants, %llu snapshots\n", hf_repo_catalog_path(r),
 		       (unsigned long long)res.tenants, (unsigned long long)res.snapshots);

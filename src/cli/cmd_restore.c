@@ -1,7 +1,6 @@
 /* snapshots and restore. */
 #include "cli.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,20 +27,8 @@ int cmd_snapshots(cli *c)
 		goto done;
 	}
 	if (c->json) {
-		json_t *a = json_array();
-		for (size_t i = 0; i < n; i++) {
-			char when[40], rec[40];
-			cli_time(when, sizeof(when), s[i].time_ns);
-			cli_time(rec, sizeof(rec), s[i].recovery_ns);
-			json_array_append_new(
-				a, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:I, s:I, s:I}", "id", s[i].id,
-					     "tenant", s[i].tenant, "source", s[i].source, "kind", s[i].safety ? "safety" : "backup",
-					     "label", s[i].label, "time", when,
-					     "recovery_time", rec, "lsn", s[i].lsn, "parent", s[i].parent[0] ? s[i].parent : NULL,
-					     "files", (json_int_t)s[i].files, "size", (json_int_t)s[i].size, "stored",
-					     (json_int_t)s[i].stored));
-		}
-		rc = cli_print_json(a);
+		char *doc = NULL;
+		rc = cli_print_json(hf_report_snapshots_json(&doc, s, n), &doc);
 		goto unreadable;
 	}
 	printf("%-12s %-20s %-9s %-20s %8s %10s  %s\n", "ID", "TENANT", "SOURCE", "TIME", "FILES", "SIZE", "LABEL");
@@ -110,14 +97,9 @@ int cmd_restore(cli *c)
 		goto done;
 	}
 	if (c->json) {
-		json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:b, s:s?, s:f}", "snapshot", res.snapshot_id, "tenant",
-				      o.tenant, "files", (json_int_t)res.files, "bytes", (json_int_t)res.bytes, "errors",
-				      (json_int_t)res.errors, "verified", res.verified, "safety_snapshot",
-				      res.safety_snapshot[0] ? res.safety_snapshot : NULL, "seconds", res.seconds);
+		char *doc = NULL;
 		if (!o.tar_file || strcmp(o.tar_file, "-") != 0) /* stdout carries the tar */
-			rc = cli_print_json(j);
-		else
-			json_decref(j);
+			rc = cli_print_json(hf_report_restore_json(&doc, o.tenant, &res), &doc);
 	} else if (!c->quiet && !(o.tar_file && !strcmp(o.tar_file, "-"))) {
 		char size[32];
 		cli_human_bytes(size, sizeof(size), res.bytes);

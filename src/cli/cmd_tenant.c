@@ -1,20 +1,9 @@
 /* tenant add|list|show. */
 #include "cli.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static json_t *tenant_json(const hf_tenant_info *t)
-{
-	char when[40] = "";
-	if (t->last_backup)
-		cli_time(when, sizeof(when), t->last_backup);
-	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:s?, s:I, s:I}", "id", t->id, "tier", t->tier, "handle", t->tid,
-			 "created", (json_int_t)t->created, "snapshots", (json_int_t)t->snapshots, "last_backup",
-			 t->last_backup ? when : NULL, "size", (json_int_t)t->size, "stored", (json_int_t)t->stored);
-}
 
 static int tenant_discover(cli *c, hf_repo *r, const char *tier);
 
@@ -38,8 +27,11 @@ static int tenant_add(cli *c, hf_repo *r)
 		return cli_error(HF_EUSAGE, "tier '%s' is not defined in the config file", tier);
 	if ((rc = hf_tenant_add(r, id, tier)) < 0)
 		return cli_fail(rc, NULL);
-	if (c->json)
-		return cli_print_json(json_pack("{s:s, s:s}", "id", id, "tier", tier));
+	if (c->json) {
+		const hf_report_field f[] = {{"id", HF_FIELD_STRING, id, 0}, {"tier", HF_FIELD_STRING, tier, 0}};
+		char *doc = NULL;
+		return cli_print_json(hf_report_fields_json(&doc, f, 2), &doc);
+	}
 	if (!c->quiet)
 		printf("added tenant %s (tier %s)\n", id, tier);
 	return 0;
@@ -124,9 +116,14 @@ static int tenant_discover(cli *c, hf_repo *r, const char *tier)
 		}
 	}
 	hf_strv_free(values, n);
-	if (c->json)
-		return cli_print_json(json_pack("{s:s, s:I, s:I, s:I}", "tier", tier, "added", (json_int_t)added, "existing",
-					   (json_int_t)existing, "skipped", (json_int_t)skipped));
+	if (c->json) {
+		const hf_report_field f[] = {{"tier", HF_FIELD_STRING, tier, 0},
+					     {"added", HF_FIELD_UINT, NULL, added},
+					     {"existing", HF_FIELD_UINT, NULL, existing},
+					     {"skipped", HF_FIELD_UINT, NULL, skipped}};
+		char *doc = NULL;
+		return cli_print_json(hf_report_fields_json(&doc, f, 4), &doc);
+	}
 	if (!c->quiet)
 		printf("discovered %zu: %zu added, %zu already enrolled, %zu skipped\n", n, added, existing, skipped);
 	return 0;
@@ -140,11 +137,10 @@ static int tenant_list(cli *c, hf_repo *r)
 	if ((rc = hf_tenant_list(r, &t, &n)) < 0)
 		return cli_fail(rc, NULL);
 	if (c->json) {
-		json_t *a = json_array();
-		for (size_t i = 0; i < n; i++)
-			json_array_append_new(a, tenant_json(&t[i]));
+		char *doc = NULL;
+		rc = cli_print_json(hf_report_tenants_json(&doc, t, n), &doc);
 		hf_tenant_info_free(t, n);
-		return cli_print_json(a);
+		return rc;
 	}
 	printf("%-24s %-12s %9s  %-20s %10s\n", "TENANT", "TIER", "SNAPSHOTS", "LAST BACKUP", "SIZE");
 	for (size_t i = 0; i < n; i++) {
@@ -170,7 +166,8 @@ static int tenant_show(cli *c, hf_repo *r)
 	if ((rc = hf_tenant_show(r, id, &t)) < 0)
 		return cli_fail(rc, NULL);
 	if (c->json) {
-		rc = cli_print_json(tenant_json(t));
+		char *doc = NULL;
+		rc = cli_print_json(hf_report_tenant_json(&doc, t), &doc);
 		hf_tenant_info_free(t, 1);
 		return rc;
 	}

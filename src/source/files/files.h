@@ -14,7 +14,7 @@ typedef struct hf_files_stats {
 	uint64_t files;    /* non-directory entries: files, hardlinks, symlinks, fifos, devices */
 	uint64_t dirs;     /* directories */
 	uint64_t bytes;    /* file content bytes */
-	uint64_t direct_bytes; /* backup only: of those, read with O_DIRECT */
+	uint64_t direct_bytes; /* of those, read (backup) or written (restore) with O_DIRECT */
 	uint64_t warnings; /* skipped items: vanished, unreadable, unsupported */
 	uint64_t errors;   /* restore only: files skipped because their data is damaged (keep_going) */
 } hf_files_stats;

@@ -230,13 +230,13 @@ int main(int argc, char **argv)
 	}
 	if ((rc = cli_parse(&c, argc, argv)) < 0)
 		goto done;
+	if (c.given[O_VERSION] || (c.cmd && !strcmp(c.cmd, "version"))) {
+		printf("holdfast %s\n", hf_version());
+		goto done;
+	}
 	if (!c.cmd) {
 		usage();
 		rc = c.given[O_HELP] ? 0 : HF_EUSAGE;
-		goto done;
-	}
-	if (!strcmp(c.cmd, "version")) {
-		printf("holdfast %s\n", hf_version());
 		goto done;
 	}
 	if (!strcmp(c.cmd, "help")) {

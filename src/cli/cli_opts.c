@@ -67,6 +67,7 @@ const cli_opt cli_options[O_COUNT] = {
 	{O_S3_TIMEOUT, "s3-timeout", 0, 1, 0, NULL, "s3", "SECONDS", "abandon an S3 request after SECONDS without progress (default 30)"},
 	{O_S3_CREDENTIALS, "s3-credentials-file", 0, 1, 0, "AWS_SHARED_CREDENTIALS_FILE", "s3", "FILE", "shared credentials file (default ~/.aws/credentials)"},
 	{O_S3_PROFILE, "s3-profile", 0, 1, 0, "AWS_PROFILE", "s3", "NAME", "profile in the shared credentials file (default 'default')"},
+	{O_VERSION, "version", 'V', 0, 0, NULL, NULL, NULL, "print the version and exit"},
 };
 #undef R
 

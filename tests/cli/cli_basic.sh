@@ -51,6 +51,12 @@ say "version"
 expect_status 0 "$HOLDFAST" version
 expect_stdout_match '^holdfast [0-9]+\.[0-9]+\.[0-9]+'
 [ "$(wc -l <"$OUT")" = 1 ] || fail "'holdfast version' prints more than one line"
+cp "$OUT" "$T/version.out"
+for v in --version -V "backup --version"; do
+	# shellcheck disable=SC2086
+	expect_status 0 "$HOLDFAST" $v
+	cmp -s "$OUT" "$T/version.out" || { show_last; fail "'holdfast $v' does not print what 'holdfast version' prints"; }
+done
 
 say "unknown command: status 2, one line naming it"
 expect_status 2 "$HOLDFAST" frobnicate

@@ -9,7 +9,6 @@
 #include "util/error.h"
 #include "util/log.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,26 +27,25 @@ static void warn_bad_index(const char *object, int code, const char *message, vo
  * itself can be undone. A tenant with nothing in the target has nothing to protect. */
 static int safety_backup(hf_repo *r, const hf_restore_options *o, const hf_manifest *m, char *out_id)
 {
-	json_t *info = m->source_info ? json_loads(m->source_info, 0, NULL) : NULL;
-	const char *model = NULL, *schema = NULL, *column = NULL, *value = NULL;
+	hf_pg_selection sel;
 	hf_pg_source pg;
 	hf_backup_options bo;
 	hf_backup_result res;
 	char label[160];
 	int rc;
 
-	if (!info || json_unpack(info, "{s:s, s?s, s?s, s?s}", "model", &model, "schema", &schema, "tenant_column",
-				 &column, "tenant_value", &value) < 0) {
-		json_decref(info);
-		return hf_error_set(HF_ECORRUPT, "snapshot %.12s has no postgres source information", m->id);
-	}
+	/* the snapshot's own selection, join-path tables included: what the restore will replace */
+	if ((rc = hf_pg_selection_from_info(&sel, m->source_info)) < 0)
+		return hf_error_wrap(rc, "snapshot %.12s: unable to tell what an in-place restore replaces", m->id);
 	memset(&pg, 0, sizeof(pg));
 	pg.dsn = o->target_pg;
-	pg.model = !strcmp(model, "database") ? HF_PG_ISOLATION_DATABASE
-		   : !strcmp(model, "schema") ? HF_PG_ISOLATION_SCHEMA : HF_PG_ISOLATION_ROWS;
-	pg.schema = schema;
-	pg.tenant_column = column;
-	pg.tenant_value = value;
+	pg.model = sel.model == HF_PG_MODEL_DATABASE ? HF_PG_ISOLATION_DATABASE
+		   : sel.model == HF_PG_MODEL_SCHEMA ? HF_PG_ISOLATION_SCHEMA : HF_PG_ISOLATION_ROWS;
+	pg.schema = sel.schema;
+	pg.tenant_column = sel.tenant_column;
+	pg.tenant_value = sel.tenant_value;
+	pg.tables = sel.tables;
+	pg.joins = sel.joins;
 	snprintf(label, sizeof(label), "safety copy before in-place restore of %.12s", m->id);
 	memset(&bo, 0, sizeof(bo));
 	bo.version = HF_BACKUP_OPTIONS_VERSION;
@@ -56,7 +54,7 @@ static int safety_backup(hf_repo *r, const hf_restore_options *o, const hf_manif
 	bo.label = label;
 	memset(&res, 0, sizeof(res));
 	rc = hf_ops_backup(r, &bo, HF_KIND_SAFETY, &res);
-	json_decref(info);
+	hf_pg_selection_free(&sel);
 	if (rc == HF_ENOTFOUND) {
 		hf_log_info("no current data of tenant '%s' in the target: no safety copy needed", o->tenant);
 		hf_error_clear();

@@ -77,6 +77,32 @@ check "snapshots --json marks the backup" \
 check "south unchanged" [ "$south_now" = "$(rows_fp ${P}_rows south)" ]
 check "quoted tenant unchanged" [ "$quoted_now" = "$(fp ${P}_rows "SELECT * FROM patients WHERE tenant='o''brien-ünï'")" ]
 
+say "rows with a join path: the safety copy holds the child rows the in-place restore replaces"
+schema_join="CREATE TABLE invoices (tenant text NOT NULL, id int PRIMARY KEY, total int);
+ CREATE TABLE invoice_lines (id int PRIMARY KEY, invoice_id int NOT NULL REFERENCES invoices (id), amount int);"
+sql postgres "CREATE DATABASE ${P}_join"
+sql ${P}_join "$schema_join
+ INSERT INTO invoices SELECT CASE WHEN i % 2 = 0 THEN 'north' ELSE 'south' END, i, i * 10 FROM generate_series(1, 200) i;
+ INSERT INTO invoice_lines SELECT i, 1 + i % 200, i FROM generate_series(1, 1000) i;"
+# lines_fp DB TENANT: fingerprint of the tenant's rows of the child table, which has no tenant column
+lines_fp() { fp "$1" "SELECT l.* FROM invoice_lines l JOIN invoices v ON v.id = l.invoice_id WHERE v.tenant = '$2'"; }
+ok hf backup --tenant north --pg "$DSN dbname=${P}_join" --pg-rows --tenant-column tenant \
+	--pg-joins "invoice_lines:invoice_id->invoices.id" --json
+snap_join=$(jq -r .id "$OUT")
+lines_then=$(lines_fp ${P}_join north)
+sleep 1
+sql ${P}_join "UPDATE invoice_lines SET amount = -1 WHERE id < 300"
+lines_changed=$(lines_fp ${P}_join north)
+check "north's child rows changed" [ "$lines_then" != "$lines_changed" ]
+ok hf restore --tenant north --snapshot "$snap_join" --target-pg "$DSN dbname=${P}_join" --in-place --json
+safety=$(jq -r .safety_snapshot "$OUT")
+check "north's child rows equal the earlier state" [ "$lines_then" = "$(lines_fp ${P}_join north)" ]
+sql postgres "CREATE DATABASE ${P}_join_copy"
+sql ${P}_join_copy "$schema_join"
+ok hf restore --tenant north --snapshot "${safety:0:16}" --target-pg "$DSN dbname=${P}_join_copy"
+check "the safety copy holds the child rows the in-place restore replaced" \
+	[ "$lines_changed" = "$(lines_fp ${P}_join_copy north)" ]
+
 say "schema model: one schema per tenant"
 sql postgres "CREATE DATABASE ${P}_schemas"
 for s in clinic_a clinic_b; do

@@ -101,6 +101,20 @@ int hf_pg_discover(const char *conninfo, hf_pg_model model, const char *pattern,
                    char ***out_values, size_t *out_n);
 void hf_pg_strv_free(char **v, size_t n);
 
+/* The selection a snapshot's source_info records, in the terms of a backup's source options (tables
+ * and join paths comma-separated, "schema.table" and "schema.child:fk->schema.parent.pk"): a backup of
+ * the same tenant's current data with it captures exactly what an in-place restore of that snapshot
+ * replaces, join-path tables included (the safety copy). HF_EUNSUPPORTED when a captured name holds
+ * one of the separators ("," ":" "->", or "." in a schema or key column) and could not be named so.
+ * Free with hf_pg_selection_free. */
+typedef struct hf_pg_selection {
+	hf_pg_model model;
+	char *schema, *tenant_column, *tenant_value; /* NULL when the model has none */
+	char *tables, *joins;                        /* ROWS only, else NULL */
+} hf_pg_selection;
+int hf_pg_selection_from_info(hf_pg_selection *out, const char *source_info);
+void hf_pg_selection_free(hf_pg_selection *s);
+
 /* Run SQL (several statements allowed) on a fresh connection and, if out is not NULL, return the
  * last statement's rows as text: fields separated by '\t', each row ended by '\n', NULL as "\N".
  * For drills and tests that need to look at a server; the caller frees *out. */

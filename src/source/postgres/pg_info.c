@@ -362,3 +362,92 @@ done:
 	pg_capture_free(&c);
 	return rc;
 }
+
+/* --- the selection, for a backup of the same scope (the safety copy before an in-place restore) --- */
+
+static int nameable(const char *s, int is_schema_or_key)
+{
+	return !strchr(s, ',') && !strchr(s, ':') && !strstr(s, "->") &&
+	       !(is_schema_or_key && strchr(s, '.'));
+}
+
+/* Append sep (unless b is empty) and "schema.name", refusing names the list syntax cannot carry. */
+static int append_table(hf_buf *b, const char *sep, const char *schema, const char *name)
+{
+	if (!nameable(schema, 1) || !nameable(name, 0))
+		return hf_error_set(
+		    HF_EUNSUPPORTED,
+		    "table '%s.%s' cannot be named in a table list (it holds ',', ':', '->' or a '.' "
+		    "in the schema)",
+		    schema, name);
+	return hf_buf_printf(b, "%s%s.%s", b->len ? sep : "", schema, name);
+}
+
+static int selection_lists(hf_pg_selection *s, const pg_capture *c)
+{
+	hf_buf tables = HF_BUF_INIT, joins = HF_BUF_INIT;
+	int rc = 0;
+	for (size_t i = 0; i < c->ntables && rc == 0; i++) {
+		const pg_table *t = &c->tables[i];
+		if (!t->join_fk) {
+			rc = append_table(&tables, ",", t->schema, t->name);
+			continue;
+		}
+		if (!nameable(t->join_fk, 0) || !nameable(t->join_pk, 1))
+			rc = hf_error_set(HF_EUNSUPPORTED,
+			                  "join path of table '%s.%s' cannot be written as a join path",
+			                  t->schema, t->name);
+		else if ((rc = append_table(&joins, ",", t->schema, t->name)) == 0 &&
+		         (rc = hf_buf_printf(&joins, ":%s->", t->join_fk)) == 0 &&
+		         (rc = append_table(&joins, "", t->join_parent_schema, t->join_parent)) == 0)
+			rc = hf_buf_printf(&joins, ".%s", t->join_pk);
+	}
+	if (rc == 0 && (rc = hf_buf_cstr(&tables)) == 0 && (rc = hf_buf_cstr(&joins)) == 0) {
+		s->tables = tables.len ? (char *)tables.data : NULL;
+		s->joins = joins.len ? (char *)joins.data : NULL;
+		if (s->tables)
+			memset(&tables, 0, sizeof(tables));
+		if (s->joins)
+			memset(&joins, 0, sizeof(joins));
+	}
+	hf_buf_free(&tables);
+	hf_buf_free(&joins);
+	return rc;
+}
+
+int hf_pg_selection_from_info(hf_pg_selection *out, const char *source_info)
+{
+	hf_pg_selection s;
+	pg_capture c;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	if ((rc = pg_info_parse(&c, source_info)) < 0)
+		return rc;
+	s.model = c.model;
+	if ((c.schema && !(s.schema = strdup(c.schema))) ||
+	    (c.tenant_column && !(s.tenant_column = strdup(c.tenant_column))) ||
+	    (c.tenant_value && !(s.tenant_value = strdup(c.tenant_value))))
+		rc = hf_error_set(HF_ENOMEM, "out of memory");
+	else if (c.model == HF_PG_MODEL_ROWS)
+		rc = selection_lists(&s, &c);
+	pg_capture_free(&c);
+	if (rc < 0) {
+		hf_pg_selection_free(&s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void hf_pg_selection_free(hf_pg_selection *s)
+{
+	if (!s)
+		return;
+	free(s->schema);
+	free(s->tenant_column);
+	free(s->tenant_value);
+	free(s->tables);
+	free(s->joins);
+	memset(s, 0, sizeof(*s));
+}

@@ -58,7 +58,7 @@ int cmd_init(cli *c)
 		const hf_report_field f[] = {{"id", HF_FIELD_STRING, id, 0},
 					     {"repository", HF_FIELD_STRING, o.url ? o.url : "(default)", 0}};
 		char *doc = NULL;
-		return cli_print_json(hf_report_fields_json(&doc, f, 2), &doc);
+		return cli_print_json(hf_report_fields_json(&doc, f, sizeof(f) / sizeof(f[0])), &doc);
 	}
 	if (!c->quiet)
 		printf("created holdfast repository %.16s at %s\n", id, o.url ? o.url : "the default location");
@@ -81,7 +81,7 @@ static int key_add(cli *c, hf_repo *r)
 	if (c->json) {
 		const hf_report_field f[] = {{"id", HF_FIELD_STRING, id, 0}};
 		char *doc = NULL;
-		return cli_print_json(hf_report_fields_json(&doc, f, 1), &doc);
+		return cli_print_json(hf_report_fields_json(&doc, f, sizeof(f) / sizeof(f[0])), &doc);
 	}
 	if (!c->quiet)
 		printf("added key slot %s\n", id);
@@ -176,7 +176,7 @@ int cmd_catalog(cli *c)
 					     {"tenants", HF_FIELD_UINT, NULL, res.tenants},
 					     {"snapshots", HF_FIELD_UINT, NULL, res.snapshots}};
 		char *doc = NULL;
-		rc = cli_print_json(hf_report_fields_json(&doc, f, 3), &doc);
+		rc = cli_print_json(hf_report_fields_json(&doc, f, sizeof(f) / sizeof(f[0])), &doc);
 	}
 	else if (!c->quiet)
 		printf("rebuilt catalog %s: %llu tenants, %llu snapshots\n", hf_repo_catalog_path(r),

@@ -30,7 +30,7 @@ static int tenant_add(cli *c, hf_repo *r)
 	if (c->json) {
 		const hf_report_field f[] = {{"id", HF_FIELD_STRING, id, 0}, {"tier", HF_FIELD_STRING, tier, 0}};
 		char *doc = NULL;
-		return cli_print_json(hf_report_fields_json(&doc, f, 2), &doc);
+		return cli_print_json(hf_report_fields_json(&doc, f, sizeof(f) / sizeof(f[0])), &doc);
 	}
 	if (!c->quiet)
 		printf("added tenant %s (tier %s)\n", id, tier);
@@ -122,7 +122,7 @@ static int tenant_discover(cli *c, hf_repo *r, const char *tier)
 					     {"existing", HF_FIELD_UINT, NULL, existing},
 					     {"skipped", HF_FIELD_UINT, NULL, skipped}};
 		char *doc = NULL;
-		return cli_print_json(hf_report_fields_json(&doc, f, 4), &doc);
+		return cli_print_json(hf_report_fields_json(&doc, f, sizeof(f) / sizeof(f[0])), &doc);
 	}
 	if (!c->quiet)
 		printf("discovered %zu: %zu added, %zu already enrolled, %zu skipped\n", n, added, existing, skipped);

@@ -318,14 +318,14 @@ static void *reader_main(void *arg)
 	}
 }
 
-/* Read the chosen packs: on --threads threads locally, up to --parallel on remote storage (where each
- * read waits on the network), at most MAX_READERS, each holding one pack. */
 static int cmp_problem(const void *a, const void *b)
 {
 	const char *x = ((const hf_check_problem *)a)->object, *y = ((const hf_check_problem *)b)->object;
 	return strcmp(x ? x : "", y ? y : "");
 }
 
+/* Read the chosen packs: on --threads threads locally, up to --parallel on remote storage (where each
+ * read waits on the network), at most MAX_READERS, each holding one pack. */
 static void read_packs(check_ctx *c, const pack_ents *pe, uint32_t *todo, size_t n)
 {
 	read_queue q = {c, pe, todo, n, 0};

@@ -382,11 +382,11 @@ static int set_direct(int fd, int on)
 	return 0;
 }
 
-/* Write n bytes of buf at off (both aligned) with O_DIRECT, or buffered when it is refused. */
+/* Write n bytes of buf at off (both aligned) with O_DIRECT, or buffered once it has been refused. */
 static int direct_write(worker *w, size_t n, uint64_t off)
 {
 	int e = pwrite_all(w->fd, w->buf, n, off);
-	if (e == 0)
+	if (e == 0 && w->direct)
 		w->direct_bytes += n;
 	if (e == EINVAL) {
 		atomic_store(&no_direct, 1);

@@ -294,7 +294,7 @@ out:
 typedef struct read_queue {
 	check_ctx *c;
 	const pack_ents *pe;
-	uint32_t *todo;
+	uint32_t *chosen;
 	size_t n, next; /* next under c->mu */
 } read_queue;
 
@@ -310,7 +310,7 @@ static void *reader_main(void *arg)
 			pthread_mutex_unlock(&c->mu);
 			return NULL;
 		}
-		p = q->todo[q->next++];
+		p = q->chosen[q->next++];
 		pthread_mutex_unlock(&c->mu);
 		hf_hex_encode(hex, hf_index_pack_id(c->ix, p), HF_ID_BYTES);
 		hf_key_pack(key, sizeof(key), c->t->tid, hex);
@@ -328,9 +328,9 @@ static int cmp_problem(const void *a, const void *b)
  * disk while the others hash (bench repository, 2 CPUs: 2 readers 2.33-2.67 s, 3 readers 2.16-2.23 s,
  * 4 no better); on remote storage up to --parallel, as each read waits on the network; at most
  * MAX_READERS, each holding one pack. */
-static void read_packs(check_ctx *c, const pack_ents *pe, uint32_t *todo, size_t n)
+static void read_packs(check_ctx *c, const pack_ents *pe, uint32_t *chosen, size_t n)
 {
-	read_queue q = {c, pe, todo, n, 0};
+	read_queue q = {c, pe, chosen, n, 0};
 	size_t before = c->rep->nproblems;
 	pthread_t tids[MAX_READERS];
 	int want = hf_storage_has(c->r->storage, HF_STORAGE_FEAT_LOCAL)
@@ -377,8 +377,8 @@ static int check_packs(check_ctx *c)
 {
 	pack_ents pe;
 	char prefix[64], key[160], hex[HF_ID_HEX + 1];
-	size_t np = hf_index_pack_count(c->ix), ntodo = 0;
-	uint32_t *todo;
+	size_t np = hf_index_pack_count(c->ix), nchosen = 0;
+	uint32_t *chosen;
 	int rc;
 
 	snprintf(prefix, sizeof(prefix), "data/%s/", c->t->tid);
@@ -392,7 +392,7 @@ static int check_packs(check_ctx *c)
 		return hf_error_set(HF_ENOMEM, "out of memory");
 	if ((rc = group_by_pack(c->ix, &pe)) < 0)
 		return rc;
-	if (!(todo = malloc((np ? np : 1) * sizeof(*todo)))) {
+	if (!(chosen = malloc((np ? np : 1) * sizeof(*chosen)))) {
 		free_pack_ents(&pe);
 		return hf_error_set(HF_ENOMEM, "out of memory");
 	}
@@ -413,12 +413,12 @@ static int check_packs(check_ctx *c)
 			continue;
 		if (c->o->read_data_pct >= 100 ||
 		    (c->o->read_data_pct > 0 && random_pct() < c->o->read_data_pct))
-			todo[ntodo++] = p;
+			chosen[nchosen++] = p;
 		else if (c->o->progress)
 			c->o->progress("check", c->rep->bytes_read, 0, c->rep->packs, c->o->progress_payload);
 	}
-	read_packs(c, &pe, todo, ntodo);
-	free(todo);
+	read_packs(c, &pe, chosen, nchosen);
+	free(chosen);
 	if (c->err) {
 		free_pack_ents(&pe);
 		return c->err;

@@ -59,9 +59,13 @@ typedef struct hf_init_options {
 	int create_bucket;         /* S3: create the bucket with Object Lock */
 	const char *lock_mode;     /* "none", "governance", "compliance" (NULL: governance on locking storage) */
 	int lock_days;             /* default retention of new objects (default 30) */
-	uint64_t kdf_ops;          /* Argon2id parameters, 0 = defaults */
-	size_t kdf_mem;
+	uint64_t kdf_ops;          /* Argon2id passes, 1..HF_KDF_OPS_MAX, 0 = default 3 */
+	size_t kdf_mem;            /* Argon2id memory in bytes, HF_KDF_MEM_MIN..HF_KDF_MEM_MAX, 0 = 64 MiB */
 } hf_init_options;
+/* The Argon2id bounds of a passphrase slot; a stored slot outside them is treated as damaged. */
+#define HF_KDF_OPS_MAX 100
+#define HF_KDF_MEM_MIN (8ull << 20)
+#define HF_KDF_MEM_MAX (4096ull << 20)
 
 /* Create a repository at o->url, protected by o->cred (a password file or key file). */
 int hf_repo_init(const hf_repo_options *o, const hf_init_options *io, char out_repo_id[HF_ID_HEX + 1]);

@@ -47,8 +47,9 @@ int cmd_init(cli *c)
 	io.lock_days = (int)days;
 	{
 		long mem = cli_int(c, O_KDF_MEMORY, 64), ops = cli_int(c, O_KDF_ITERATIONS, 3);
-		if (mem < 8 || mem > 4096 || ops < 1 || ops > 100)
-			return cli_error(HF_EUSAGE, "invalid --kdf-memory (8..4096 MiB) or --kdf-iterations (1..100)");
+		if (mem < (long)(HF_KDF_MEM_MIN >> 20) || mem > (long)(HF_KDF_MEM_MAX >> 20) || ops < 1 || ops > HF_KDF_OPS_MAX)
+			return cli_error(HF_EUSAGE, "invalid --kdf-memory (%llu..%llu MiB) or --kdf-iterations (1..%d)",
+					 HF_KDF_MEM_MIN >> 20, HF_KDF_MEM_MAX >> 20, HF_KDF_OPS_MAX);
 		io.kdf_mem = (size_t)mem * 1024 * 1024;
 		io.kdf_ops = (uint64_t)ops;
 	}

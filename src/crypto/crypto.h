@@ -31,10 +31,15 @@ int hf_memcmp_ct(const void *a, const void *b, size_t n);
 
 void hf_random(void *buf, size_t n);
 
-/* Argon2id passphrase KDF (crypto_pwhash). ops/mem: the stored parameters; HF_ENOMEM when the
- * memory limit cannot be met. */
+/* Argon2id passphrase KDF (crypto_pwhash). ops/mem: the stored parameters, within the bounds below
+ * (those of holdfast.h's HF_KDF_*: what holdfast writes; a slot outside them is damaged or hostile,
+ * HF_ECORRUPT, so that a flipped digit cannot make an unlock run for hours or ask for terabytes);
+ * HF_ENOMEM when the memory limit cannot be met. */
 #define HF_PWHASH_OPS_DEFAULT 3
+#define HF_PWHASH_OPS_MAX 100
 #define HF_PWHASH_MEM_DEFAULT (64u * 1024 * 1024)
+#define HF_PWHASH_MEM_MIN (8ull << 20)
+#define HF_PWHASH_MEM_MAX (4096ull << 20)
 int hf_kdf_passphrase(uint8_t out[HF_KEY_BYTES], const char *pass, size_t passlen,
 		      const uint8_t salt[HF_SALT_BYTES], uint64_t ops, size_t mem);
 

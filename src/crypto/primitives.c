@@ -26,9 +26,10 @@ _Static_assert(crypto_kdf_CONTEXTBYTES == 8, "kdf context size mismatch");
 int hf_kdf_passphrase(uint8_t out[HF_KEY_BYTES], const char *pass, size_t passlen,
 		      const uint8_t salt[HF_SALT_BYTES], uint64_t ops, size_t mem)
 {
-	/* ops/mem come from a key file: out-of-range values mean the file is damaged or hostile. */
-	if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > crypto_pwhash_OPSLIMIT_MAX ||
-	    mem < crypto_pwhash_MEMLIMIT_MIN || mem > crypto_pwhash_MEMLIMIT_MAX)
+	/* ops/mem come from a key slot: out-of-range values mean the slot is damaged or hostile. */
+	_Static_assert(HF_PWHASH_MEM_MIN >= crypto_pwhash_MEMLIMIT_MIN, "argon2id memory bound below libsodium's");
+	if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > HF_PWHASH_OPS_MAX || mem < HF_PWHASH_MEM_MIN ||
+	    mem > HF_PWHASH_MEM_MAX)
 		return hf_error_set(HF_ECORRUPT, "argon2id parameters out of range (ops %llu, memory %zu bytes)",
 				    (unsigned long long)ops, mem);
 	if (passlen > crypto_pwhash_PASSWD_MAX)

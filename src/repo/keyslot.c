@@ -148,6 +148,11 @@ int hf_keyslot_create(hf_storage *st, const hf_repo_config *c, const uint8_t *ma
 		kdf_ops = HF_PWHASH_OPS_DEFAULT;
 	if (!kdf_mem)
 		kdf_mem = HF_PWHASH_MEM_DEFAULT;
+	if (kdf_ops > HF_KDF_OPS_MAX || kdf_mem < HF_KDF_MEM_MIN || kdf_mem > HF_KDF_MEM_MAX) {
+		rc = hf_error_set(HF_EUSAGE, "argon2id parameters out of range (passes 1 to %d, memory %llu to %llu MiB)",
+				  HF_KDF_OPS_MAX, HF_KDF_MEM_MIN >> 20, HF_KDF_MEM_MAX >> 20);
+		goto done;
+	}
 	hf_random(salt, sizeof(salt));
 	hf_random(idraw, sizeof(idraw));
 	hf_hex_encode(id, idraw, sizeof(idraw));
@@ -188,6 +193,10 @@ done:
 	return rc;
 }
 
+_Static_assert(HF_PWHASH_OPS_MAX == HF_KDF_OPS_MAX && HF_PWHASH_MEM_MIN == HF_KDF_MEM_MIN &&
+		       HF_PWHASH_MEM_MAX == HF_KDF_MEM_MAX,
+	       "the slots holdfast reads and the slots it writes have the same argon2id bounds");
+
 typedef struct unlock_ctx {
 	hf_storage *st;
 	const hf_repo_config *c;
@@ -195,6 +204,9 @@ typedef struct unlock_ctx {
 	uint8_t *master;
 	char *out_id;
 	int found, tried, err;
+	/* the first slot that could not be tried (damaged, or more memory than there is) */
+	int skip_code;
+	char skip_msg[256];
 } unlock_ctx;
 
 static int try_slot(const char *name, uint64_t size, void *payload)
@@ -207,6 +219,7 @@ static int try_slot(const char *name, uint64_t size, void *payload)
 	uint8_t salt[64], sealed[128], ad[20 + HF_ID_HEX], *wk = NULL, *plain = NULL;
 	size_t sl, dl;
 	const char *id = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+	int rc;
 	(void)size;
 
 	if (hf_storage_get(u->st, name, &b) < 0 || !(j = json_loadb((char *)b.data, b.len, 0, NULL)) ||
@@ -224,8 +237,16 @@ static int try_slot(const char *name, uint64_t size, void *payload)
 		u->err = hf_error_set(HF_ENOMEM, "unable to allocate secure memory");
 		goto done;
 	}
-	if (wrapping_key(wk, u->s, salt, (uint64_t)ops, (size_t)mem) < 0) {
-		u->err = hf_error_wrap(HF_ENOMEM, "key slot '%s'", id);
+	if (ops < 0 || mem < 0 || (rc = wrapping_key(wk, u->s, salt, (uint64_t)ops, (size_t)mem)) < 0) {
+		/* One damaged slot must not lock out the others: note it and go on. */
+		if (ops < 0 || mem < 0)
+			rc = hf_error_set(HF_ECORRUPT, "argon2id parameters out of range");
+		if (!u->skip_code) {
+			u->skip_code = rc;
+			snprintf(u->skip_msg, sizeof(u->skip_msg), "key slot '%s' could not be tried: %s", id,
+				 hf_error_message());
+		}
+		hf_error_clear();
 		goto done;
 	}
 	slot_ad(ad, u->c);
@@ -269,7 +290,7 @@ int hf_keyslot_unlock(hf_storage *st, const hf_repo_config *c, const hf_credenti
 		      char out_id[33])
 {
 	secret s = {0};
-	unlock_ctx u = {st, c, &s, master_out, out_id, 0, 0, 0};
+	unlock_ctx u = {st, c, &s, master_out, out_id, 0, 0, 0, 0, ""};
 	int rc;
 	if ((rc = load_secret(cred, &s)) < 0)
 		return rc;
@@ -279,6 +300,11 @@ int hf_keyslot_unlock(hf_storage *st, const hf_repo_config *c, const hf_credenti
 		return u.err;
 	if (rc < 0)
 		return rc;
+	if (u.found && u.skip_code)
+		hf_log_warn("%s", u.skip_msg);
+	if (!u.found && u.skip_code) /* perhaps the credential's own slot: say why it could not be tried */
+		return hf_error_set(u.skip_code, "unable to unlock repository '%s': no key slot matches, and %s", st->url,
+				    u.skip_msg);
 	if (!u.found) {
 		rc = hf_error_set(HF_EAUTH, "unable to unlock repository '%s': %s", st->url,
 				  cred->key_file ? "the key file matches no key slot" : "wrong passphrase");

@@ -80,6 +80,35 @@ expect_status 5 hf --key-file "$T/no-such.key" snapshots
 expect_one_line_error
 expect_stderr_match 'no-such.key'
 
+say "a damaged key slot locks out only its own credential, whichever order the slots are tried in"
+# Out-of-range Argon2id parameters (a flipped digit, or a hostile slot) must neither abort the unlock
+# with the other slots nor make it run for hours (ops) or ask for a terabyte (mem).
+damage_slot() { # damage_slot COPY SLOT FIELD VALUE
+	rm -rf "$1" && cp -a "$REPO" "$1"
+	jq --argjson v "$4" ".$3 = \$v" "$1/keys/slots/$2" >"$T/slot.json" && cat "$T/slot.json" >"$1/keys/slots/$2"
+}
+damage_slot "$T/dmg1" "$SLOT1" mem 1099511627776
+damage_slot "$T/dmg2" "$SLOT2" ops 4000000000
+# Slots are tried in listing order, the same in both copies: in exactly one case the damaged slot is
+# tried (and reported) before the matching one.
+warned=0
+for case in "dmg1 $T/pass2 $SLOT1 $SLOT2" "dmg2 $T/pass $SLOT2 $SLOT1"; do
+	set -- $case
+	ok "$HOLDFAST" --repo "$T/$1" --password-file "$2" key list --json
+	[ "$(jq -r '.[] | select(.current) | .id' "$OUT")" = "$4" ] || { show_last; fail "$1: unlocked by the wrong slot"; }
+	if grep -q "warning: key slot '$3' could not be tried: argon2id parameters out of range" "$ERR"; then
+		warned=$((warned + 1))
+	fi
+	ok "$HOLDFAST" --repo "$T/$1" --password-file "$2" restore --tenant acme --target "$T/r-$1"
+	cmp "$T/data/a.txt" "$(restored_root "$T/r-$1" "$T/data")/a.txt" || fail "restore past a damaged slot differs"
+done
+[ "$warned" = 1 ] || fail "the damaged slot tried first was reported $warned times in two unlocks, expected once"
+expect_status 3 "$HOLDFAST" --repo "$T/dmg1" snapshots        # the damaged slot's own passphrase
+expect_one_line_error
+expect_stderr_match "no key slot matches, and key slot '$SLOT1' could not be tried"
+expect_status 3 "$HOLDFAST" --repo "$T/dmg2" --password-file "$T/pass2" snapshots
+expect_stderr_match "key slot '$SLOT2' could not be tried"
+
 say "key remove: the removed credential no longer unlocks; the last slot stays"
 expect_status 5 hf key remove 0123456789abcdef0123456789abcdef
 expect_one_line_error

@@ -189,6 +189,38 @@ static void test_tree(void)
 	hf_buf_free(&enc2);
 }
 
+/* Lookups in a sorted (decoded) directory bisect; in one being built they scan. Both must find every
+ * child, including the first and last, and nothing else. */
+static void test_node_find(void)
+{
+	hf_node *dir = hf_node_new("", HF_ENTRY_DIR), *c = NULL;
+	char name[32];
+	/* inserted out of order, as a tar import may */
+	for (int i = 999; i >= 0; i -= 2) {
+		snprintf(name, sizeof(name), "f%04d", i);
+		CHECK_OK(hf_node_child(dir, name, HF_ENTRY_FILE, &c));
+	}
+	for (int i = 0; i < 1000; i += 2) {
+		snprintf(name, sizeof(name), "f%04d", i);
+		CHECK_OK(hf_node_child(dir, name, HF_ENTRY_FILE, &c));
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		CHECK(dir->sorted == pass);
+		for (int i = 0; i < 1000; i++) {
+			snprintf(name, sizeof(name), "f%04d", i);
+			c = hf_node_find(dir, name);
+			CHECK(c && strcmp(c->name, name) == 0);
+		}
+		CHECK(hf_node_find(dir, "f") == NULL && hf_node_find(dir, "f1000") == NULL);
+		CHECK(hf_node_find(dir, "e9999") == NULL && hf_node_find(dir, "f0000a") == NULL);
+		hf_node_sort(dir);
+	}
+	/* a child added after sorting is found, and the directory is no longer taken as sorted */
+	CHECK_OK(hf_node_child(dir, "a-late", HF_ENTRY_FILE, &c));
+	CHECK(!dir->sorted && hf_node_find(dir, "a-late") == c && hf_node_find(dir, "f0500") != NULL);
+	hf_node_free(dir);
+}
+
 /* The encoder as it was written with jansson (the repository format's reference): the direct writer in
  * repo/tree.c must produce the same bytes, or unchanged directories would get new ids. */
 static void ref_text(json_t *o, const char *key, const char *s)
@@ -438,6 +470,7 @@ int main(void)
 	test_pack();
 	test_index();
 	test_tree();
+	test_node_find();
 	test_tree_encoding_matches_reference();
 	test_keyslots_and_tenants();
 	TEST_MAIN_END();

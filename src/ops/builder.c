@@ -962,18 +962,21 @@ int hf_builder_commit(hf_builder *b, hf_manifest *m)
 
 void hf_builder_abort(hf_builder *b)
 {
+	hf_error_saved cause; /* what failed the backup: the storage calls below must not replace it */
 	uint64_t st = 0;
 	if (!b)
 		return;
+	hf_error_save(&cause);
 	if (b->nworkers || b->nstorers) {
 		flush_all(b);
-		return;
+	} else {
+		/* Workers already stopped (the failure came later): still index what landed. */
+		pthread_mutex_lock(&b->flush_mu);
+		if (hf_index_flush(b->ix, b->r, b->t, &st) < 0)
+			hf_log_warn("unable to index the packs of the failed backup: %s", hf_error_message());
+		pthread_mutex_unlock(&b->flush_mu);
 	}
-	/* Workers already stopped (the failure came later): still index what landed. */
-	pthread_mutex_lock(&b->flush_mu);
-	if (hf_index_flush(b->ix, b->r, b->t, &st) < 0)
-		hf_log_warn("unable to index the packs of the failed backup: %s", hf_error_message());
-	pthread_mutex_unlock(&b->flush_mu);
+	hf_error_restore(&cause);
 }
 
 void hf_builder_free(hf_builder *b)

@@ -20,6 +20,21 @@ void hf_error_clear(void)
 	hint[0] = '\0';
 }
 
+_Static_assert(sizeof(((hf_error_saved *)0)->msg) == MSG_MAX && sizeof(((hf_error_saved *)0)->hint) == MSG_MAX,
+	       "hf_error_saved holds a whole message and hint");
+
+void hf_error_save(hf_error_saved *s)
+{
+	memcpy(s->msg, msg, sizeof(s->msg));
+	memcpy(s->hint, hint, sizeof(s->hint));
+}
+
+void hf_error_restore(const hf_error_saved *s)
+{
+	memcpy(msg, s->msg, sizeof(msg));
+	memcpy(hint, s->hint, sizeof(hint));
+}
+
 int hf_error_set(int code, const char *fmt, ...)
 {
 	va_list ap;

@@ -19,6 +19,13 @@ int hf_error_wrap(int code, const char *fmt, ...) HF_PRINTF(2, 3);
 /* Attach a hint to the current error. */
 void hf_error_set_hint(const char *fmt, ...) HF_PRINTF(1, 2);
 void hf_error_clear(void);
+/* Keep the thread's error across cleanup that may itself set (and recover from) errors, so the
+ * caller still reports the first cause. */
+typedef struct hf_error_saved {
+	char msg[1024], hint[1024];
+} hf_error_saved;
+void hf_error_save(hf_error_saved *s);
+void hf_error_restore(const hf_error_saved *s);
 /* Map errno to a code (ENOSPC -> HF_ENOSPC, ENOENT -> HF_ENOTFOUND, else HF_EIO). */
 int hf_error_from_errno(int errnum);
 

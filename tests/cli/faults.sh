@@ -28,6 +28,17 @@ expect_status 5 hf restore --tenant acme --snapshot feedface --target "$T/r-x"
 expect_one_line_error
 expect_stderr_match "feedface"
 
+say "a tar archive naming a file twice, in a tenant's first backup: the message names the real cause"
+# (the packs of a failed backup are still indexed; that cleanup used to replace the message with a
+# storage one, "unable to create .../index/...")
+mkdir -p "$T/dup/a" && echo abc >"$T/dup/a/x"
+tar -C "$T/dup" -cf "$T/dup.tar" a/x && tar -C "$T/dup" -rf "$T/dup.tar" a/x
+expect_status 3 hf backup --tenant beta --tar "$T/dup.tar"
+expect_one_line_error
+expect_stderr_match "contains 'a/x' more than once"
+ok hf snapshots --tenant beta --json
+[ "$(jq length "$OUT")" = 0 ] || fail "the failed tar import left a snapshot"
+
 say "missing repository: status 5, names it"
 for cmd in snapshots "backup --tenant acme --path $T/src" "restore --tenant acme --target $T/r-x" check "tenant list"; do
 	# shellcheck disable=SC2086

@@ -26,6 +26,7 @@
  * faulting in a fresh 20 MiB buffer for every pack cost 1.5 % of an initial backup's CPU time. */
 #define PACK_ALIGN 4096
 #define SPARE_PACK_BUFS 1
+#define RACY_NS (2 * 1000000000LL) /* the coarsest timestamp tick we allow for (FAT: 2 s) */
 
 /* The chunking window. The source reads straight into it (entry_space), and chunks are not copied out
  * of it: their jobs hold a reference to the block, which is recycled when the last one is done. Only
@@ -92,6 +93,8 @@ struct hf_builder {
 	int nspare_packs;
 	pthread_t *storers;
 	int nstorers;
+
+	int64_t started_ns; /* wall clock when the backup began: see RACY_NS */
 
 	/* result */
 	int64_t recovery_ns;
@@ -639,6 +642,13 @@ static int sink_begin(hf_sink *s, const hf_entry_meta *m)
 	if ((rc = node_at(b, m, &n)) < 0)
 		return rc;
 	set_meta(n, m);
+	/* A file changed in the same clock tick as our read could change again without its times moving
+	 * (1-2 s ticks on FAT, NFS, ext4 with small inodes; a few ms on older kernels), and the next
+	 * backup would reuse the stale content. As git does with "racily clean" entries: record an
+	 * unknown ctime (0) for any file changed less than RACY_NS before the backup began (or during it),
+	 * so that the next backup reads it again instead of trusting the times. */
+	if (m->type == HF_ENTRY_FILE && n->ctime_ns > b->started_ns - RACY_NS)
+		n->ctime_ns = 0;
 	if (m->type == HF_ENTRY_FILE) {
 		n->ncontent = 0;
 		n->has_hash = 0;
@@ -776,6 +786,7 @@ int hf_builder_new(hf_builder **out, hf_repo *r, hf_tenant *t, hf_index *ix, hf_
 	b->first_new_pack = hf_index_pack_count(ix);
 	hf_repo_put_opts(r, t, &b->po);
 	b->r = r;
+	b->started_ns = hf_clock_now_ns();
 	b->t = t;
 	b->ix = ix;
 	b->progress = progress;

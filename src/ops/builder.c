@@ -899,6 +899,69 @@ static int resolve_files(hf_builder *b, hf_node *dir)
 	return 0;
 }
 
+/* Order of two snapshot names in a depth-first walk of sorted directories (a restore's order): names
+ * compare component by component, an ancestor before what it holds. */
+static int walk_order(const char *p, const char *q)
+{
+	for (;;) {
+		size_t lp = strcspn(p, "/"), lq = strcspn(q, "/");
+		int c = memcmp(p, q, lp < lq ? lp : lq);
+		if (c)
+			return c;
+		if (lp != lq)
+			return lp < lq ? -1 : 1;
+		p += lp;
+		q += lq;
+		if (!*p || !*q)
+			return (*p != 0) - (*q != 0);
+		p++;
+		q++;
+	}
+}
+
+/* Every hard link must name a file that comes before it in walk order (that is how a restore, reading
+ * in that order, links it). A directory walk emits them so; a tar or cpio archive may not ("zz", then
+ * "aa" linked to it): the first name of such a group takes the file's place and the others link to it. */
+static int order_links(hf_node *root, hf_node *dir, hf_buf *path)
+{
+	size_t base = path->len;
+	int rc = 0;
+	hf_node_sort(dir);
+	for (size_t i = 0; i < dir->nchildren && rc == 0; i++) {
+		hf_node *n = dir->children[i], *f;
+		path->len = base;
+		if ((base && (rc = hf_buf_append(path, "/", 1)) < 0) ||
+		    (rc = hf_buf_append(path, n->name, strlen(n->name) + 1)) < 0)
+			break;
+		path->len--; /* keep the NUL after the name, outside the length */
+		if (n->type == HF_ENTRY_DIR) {
+			rc = order_links(root, n, path);
+		} else if (n->type == HF_ENTRY_HARDLINK && n->target && (f = hf_node_lookup(root, n->target))) {
+			char *name;
+			if (f->type == HF_ENTRY_HARDLINK && f->target) {
+				/* the file it named moved to an earlier name of the group */
+				if (!(name = strdup(f->target)))
+					return hf_error_set(HF_ENOMEM, "out of memory");
+				free(n->target);
+				n->target = name;
+			} else if (f->type == HF_ENTRY_FILE && walk_order(n->target, (char *)path->data) > 0) {
+				hf_node t = *n;
+				char *nname = n->name, *fname = f->name;
+				if (!(name = strdup((char *)path->data)))
+					return hf_error_set(HF_ENOMEM, "out of memory");
+				*n = *f; /* this name becomes the file, the file a link to it */
+				n->name = nname;
+				*f = t;
+				f->name = fname;
+				free(f->target);
+				f->target = name;
+			}
+		}
+	}
+	path->len = base;
+	return rc;
+}
+
 /* Write the tree blobs bottom-up; dir->hash becomes the subtree id. */
 static int write_tree(hf_builder *b, hf_node *dir)
 {
@@ -941,8 +1004,13 @@ int hf_builder_commit(hf_builder *b, hf_manifest *m)
 	int rc;
 	if (b->cur && (rc = sink_end(&b->sink)) < 0)
 		return rc;
-	if ((rc = wait_idle(b)) < 0 || (rc = resolve_files(b, b->root)) < 0 || (rc = write_tree(b, b->root)) < 0 ||
-	    (rc = flush_all(b)) < 0)
+	{
+		hf_buf path = HF_BUF_INIT;
+		if ((rc = wait_idle(b)) == 0 && (rc = resolve_files(b, b->root)) == 0)
+			rc = order_links(b->root, b->root, &path);
+		hf_buf_free(&path);
+	}
+	if (rc < 0 || (rc = write_tree(b, b->root)) < 0 || (rc = flush_all(b)) < 0)
 		return rc;
 	memcpy(m->tree, b->root->hash, HF_ID_BYTES);
 	m->time_ns = hf_clock_now_ns();

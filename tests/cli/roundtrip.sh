@@ -119,6 +119,27 @@ say "tar import from stdin (--tar -)"
 ok hf backup --tenant beta --tar - <"$T/import.tar"
 ok hf restore --tenant beta --target "$T/r-tar-stdin"
 compare_trees "$T/acme-v2/etc" "$T/r-tar-stdin/etc"
+say "tar import: hard links named before their file in walk order still restore as one inode"
+# The archive holds zz (the data), then m/x and aa linking to it; a restore creates names in sorted
+# depth-first order (aa, m/x, zz), so the snapshot must make aa the file and link the others to it.
+mkdir -p "$T/hl/m" && echo 'lab result 42' >"$T/hl/zz"
+ln "$T/hl/zz" "$T/hl/m/x" && ln "$T/hl/zz" "$T/hl/aa"
+tar -C "$T/hl" -cf "$T/hl.tar" zz m/x aa
+ok hf backup --tenant beta --tar "$T/hl.tar" --json
+S_HL=$(json_get .id)
+ok hf check --tenant beta --read-data
+ok hf restore --tenant beta --snapshot "$S_HL" --target "$T/r-hl"
+for f in aa m/x zz; do
+	[ "$(cat "$T/r-hl/$f")" = 'lab result 42' ] || fail "hard link $f restored with the wrong content"
+done
+[ "$(stat -c %i "$T/r-hl/aa")" = "$(stat -c %i "$T/r-hl/zz")" ] &&
+	[ "$(stat -c %i "$T/r-hl/m/x")" = "$(stat -c %i "$T/r-hl/zz")" ] && [ "$(stat -c %h "$T/r-hl/zz")" = 3 ] ||
+	fail "the three names of the archive's hard link are not one inode after restore"
+ok hf restore --tenant beta --snapshot "$S_HL" --tar "$T/hl-out.tar"
+mkdir "$T/x-hl" && tar -C "$T/x-hl" -xf "$T/hl-out.tar" || fail "the exported archive does not extract"
+[ "$(stat -c %h "$T/x-hl/zz")" = 3 ] && [ "$(cat "$T/x-hl/m/x")" = 'lab result 42' ] ||
+	fail "tar export of the hard-link group differs"
+
 say "a broken tar archive is refused, no snapshot is added"
 head -c 30000 "$T/import.tar" >"$T/broken.tar"
 ok hf snapshots --tenant acme --json

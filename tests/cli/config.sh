@@ -110,6 +110,31 @@ ok "$HOLDFAST" --config "$T/fleet.conf" restore --tenant t-one --target "$T/flee
 [ -f "$T/fleet-out$T/fleet/t-one/etc/app.conf" ] && [ ! -e "$T/fleet-out$T/fleet/t-one/logs/app.log" ] ||
 	fail "restored blueprint snapshot has the wrong content"
 
+say "lines longer than libinih's 200-byte buffer: a long path list, with a long comment and an inline comment"
+LONGPATHS=
+for i in $(seq 1 12); do
+	d="$T/long/a-rather-long-directory-name-for-a-clinic-department-number-$i"
+	mkdir -p "$d"
+	echo "file $i" >"$d/f.txt"
+	LONGPATHS="$LONGPATHS $d"
+done
+{
+	printf '[repository]\nurl = %s\npassword-file = %s\n' "$T/longrepo" "$T/pass"
+	printf '# %s\n' "$(printf 'x%.0s' $(seq 1 400))"
+	printf '[tier std]\n[tenant wide]\ntier = std\npath =%s   ; every department\n' "$LONGPATHS"
+} >"$T/long.conf"
+[ "$(awk 'length > 600' "$T/long.conf" | wc -l)" = 1 ] || fail "the test config has no long line"
+ok "$HOLDFAST" --config "$T/long.conf" init --kdf-memory 8 --kdf-iterations 1
+ok "$HOLDFAST" --config "$T/long.conf" tenant add wide
+ok "$HOLDFAST" --config "$T/long.conf" backup --tenant wide --json
+[ "$(jq -r .files "$OUT")" = 12 ] || { show_last; fail "the long path line was not read whole"; }
+say "  a long section header: status 2, names the file and the line"
+printf '[repository]\nurl = %s\n[tenant %s]\npath = /tmp\n' "$T/longrepo" "$(printf 'y%.0s' $(seq 1 300))" \
+	>"$T/longsec.conf"
+expect_status 2 "$HOLDFAST" --config "$T/longsec.conf" snapshots
+expect_one_line_error
+expect_stderr_match "$T/longsec.conf:3: line longer than"
+
 say "no passphrase anywhere: status 2"
 expect_status 2 env HOLDFAST_CONFIG="$T/empty.conf" "$HOLDFAST" --repo "$REPO_CFG" snapshots
 expect_one_line_error

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <ini.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -509,9 +510,16 @@ long cli_int(const cli *c, cli_opt_id id, long def)
 		return def;
 	errno = 0;
 	n = strtol(v, &end, 10);
-	if (errno || *end || end == v)
+	/* every caller stores the value in an int: one that does not fit is invalid, not truncated */
+	if (errno || *end || end == v || n < INT_MIN || n > INT_MAX)
 		return -1;
 	return n;
+}
+
+const char *cli_config_path(const cli *c)
+{
+	const ini_data *d = c->ini;
+	return d ? d->path : NULL;
 }
 
 void cli_free(cli *c)

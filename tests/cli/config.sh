@@ -135,6 +135,30 @@ expect_status 2 "$HOLDFAST" --config "$T/longsec.conf" snapshots
 expect_one_line_error
 expect_stderr_match "$T/longsec.conf:3: line longer than"
 
+say "numbers that do not fit an int are refused, not truncated: status 2, one line naming the key and the file"
+base=$(printf '[repository]\nurl = %s\npassword-file = %s\n' "$T/longrepo" "$T/pass")
+printf '%s\n[tier std]\nlock-days = 4294967326\n' "$base" >"$T/days.conf"   # 2^32 + 30
+expect_status 2 "$HOLDFAST" --config "$T/days.conf" snapshots
+expect_one_line_error
+expect_stderr_match "$T/days.conf.*\\[tier std\\] lock-days"
+printf '%s\n[tier std]\nlock-days = 36501\n' "$base" >"$T/days.conf"
+expect_status 2 "$HOLDFAST" --config "$T/days.conf" snapshots
+expect_stderr_match "lock-days"
+printf '%s\nthreads = 4294967297\n' "$base" >"$T/threads.conf"                # 2^32 + 1
+expect_status 2 "$HOLDFAST" --config "$T/threads.conf" snapshots
+expect_one_line_error
+expect_stderr_match "$T/threads.conf.*\\[repository\\] threads"
+printf '%s\n[s3]\nparallel = 4294967304\n' "$base" >"$T/parallel.conf"
+expect_status 2 "$HOLDFAST" --config "$T/parallel.conf" snapshots
+expect_stderr_match "\\[s3\\] parallel"
+expect_status 2 "$HOLDFAST" --config "$T/long.conf" --threads 4294967297 snapshots
+expect_one_line_error
+expect_stderr_match "invalid --threads"
+expect_status 2 "$HOLDFAST" --config "$T/long.conf" --compression 4294967299 backup --tenant wide
+expect_stderr_match "invalid --compression"
+printf '%s\n[tier std]\nlock-days = 36500\n' "$base" >"$T/days.conf"
+ok "$HOLDFAST" --config "$T/days.conf" --threads 2 snapshots
+
 say "no passphrase anywhere: status 2"
 expect_status 2 env HOLDFAST_CONFIG="$T/empty.conf" "$HOLDFAST" --repo "$REPO_CFG" snapshots
 expect_one_line_error

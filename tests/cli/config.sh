@@ -159,6 +159,15 @@ expect_stderr_match "invalid --compression"
 printf '%s\n[tier std]\nlock-days = 36500\n' "$base" >"$T/days.conf"
 ok "$HOLDFAST" --config "$T/days.conf" --threads 2 snapshots
 
+say "tenant add ID, the id as an argument: its [tenant ID] tier's repository is used (holdfast.conf(5))"
+ok "$HOLDFAST" --repo "$T/tierrepo" --password-file "$T/pass" init --kdf-memory 8 --kdf-iterations 1
+printf '%s\n[tier regulated]\nrepository = %s\n[tenant nw]\ntier = regulated\n' "$base" "$T/tierrepo" \
+	>"$T/tierrepo.conf"
+ok "$HOLDFAST" --config "$T/tierrepo.conf" tenant add nw
+ok "$HOLDFAST" --config "$T/tierrepo.conf" --repo "$T/tierrepo" tenant show nw
+expect_status 5 "$HOLDFAST" --config "$T/tierrepo.conf" --repo "$T/longrepo" tenant show nw
+ok "$HOLDFAST" --config "$T/tierrepo.conf" tenant show nw   # the argument selects it for show too
+
 say "no passphrase anywhere: status 2"
 expect_status 2 env HOLDFAST_CONFIG="$T/empty.conf" "$HOLDFAST" --repo "$REPO_CFG" snapshots
 expect_one_line_error

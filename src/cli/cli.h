@@ -60,7 +60,10 @@ int cli_tier_defined(cli *c, const char *tier, int *any_tiers);
 /* Names of the tiers defined in the config file. */
 size_t cli_tiers(cli *c, const char **names, size_t cap);
 void cli_free(cli *c);
+/* The option's value as a number, def when unset, -1 when it is not a whole number that fits an int. */
 long cli_int(const cli *c, cli_opt_id id, long def);
+/* The config file that was read, or NULL. */
+const char *cli_config_path(const cli *c);
 
 /* cli_main.c */
 /* Print "holdfast: error: ..." and return code. */
@@ -68,6 +71,9 @@ int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3
 int cli_exit_code(int rc);
 int cli_fail(int rc, const char *what);
 void cli_repo_options(const cli *c, hf_repo_options *o);
+/* The option's value, def when unset; outside min..max (or not a number) it is a usage error whose one-line
+ * message names the option and where it was set (command line, environment or config file). */
+int cli_int_range(const cli *c, cli_opt_id id, long def, long min, long max, long *out);
 int cli_open_repo(cli *c, hf_repo **out);
 /* Options given on the command line must be global or in `allowed` (HF_EUSAGE otherwise). */
 int cli_check_options(const cli *c, const cli_opt_id *allowed, size_t n);

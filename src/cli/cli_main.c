@@ -1,12 +1,18 @@
 /* holdfast's entry point: parse, merge settings, dispatch to a command, map errors to exit statuses. */
 #include "cli.h"
 
+#include <errno.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Upper bounds of --parallel and --threads (holdfast(1)): far above what helps, low enough that a typo
+ * does not ask for millions of threads or connections. */
+#define CLI_PARALLEL_MAX 1024
+#define CLI_THREADS_MAX 1024
 
 /* Exit statuses (documented in holdfast(1)). */
 enum {
@@ -64,6 +70,33 @@ int cli_fail(int rc, const char *what)
 	return rc;
 }
 
+int cli_int_range(const cli *c, cli_opt_id id, long def, long min, long max, long *out)
+{
+	const cli_opt *o = &cli_options[id];
+	const char *v = c->val[id], *env = o->env ? getenv(o->env) : NULL;
+	char *end;
+	long n;
+	if (!v) {
+		*out = def;
+		return 0;
+	}
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (!errno && end != v && !*end && n >= min && n <= max) {
+		*out = n;
+		return 0;
+	}
+	/* the same order as cli_merge: command line, environment, config file */
+	if (c->given[id])
+		return cli_error(HF_EUSAGE, "invalid --%s '%s': not a whole number from %ld to %ld", o->name, v, min,
+				 max);
+	if (env && *env)
+		return cli_error(HF_EUSAGE, "invalid %s '%s': not a whole number from %ld to %ld", o->env, v, min, max);
+	return cli_error(HF_EUSAGE, "config file '%s': [%s] %s = '%s' is not a whole number from %ld to %ld",
+			 cli_config_path(c) ? cli_config_path(c) : "?", o->section, o->id == O_REPO ? "url" : o->name, v,
+			 min, max);
+}
+
 void cli_repo_options(const cli *c, hf_repo_options *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -100,10 +133,21 @@ int cli_open_repo(cli *c, hf_repo **out)
 	if (!o.cred.password_file && !o.cred.key_file)
 		return cli_error(HF_EUSAGE, "no passphrase or key file: use --password-file FILE, --key-file FILE or "
 					    "HOLDFAST_PASSWORD_FILE");
-	if ((c->val[O_PARALLEL] && o.parallel <= 0) || (c->val[O_THREADS] && o.threads <= 0) ||
-	    (c->val[O_S3_RETRIES] && cli_int(c, O_S3_RETRIES, 0) < 0) || (c->val[O_S3_TIMEOUT] && o.timeout <= 0) ||
-	    (c->val[O_COMPRESSION] && (o.compression < 0 || o.compression > 19)))
-		return cli_error(HF_EUSAGE, "invalid --parallel, --threads or --compression value");
+	{
+		/* checked as long, before anything is stored in an int: 4294967297 threads is not 1 thread */
+		long par, thr, ret, tmo, comp;
+		if ((rc = cli_int_range(c, O_PARALLEL, 0, 1, CLI_PARALLEL_MAX, &par)) < 0 ||
+		    (rc = cli_int_range(c, O_THREADS, 0, 1, CLI_THREADS_MAX, &thr)) < 0 ||
+		    (rc = cli_int_range(c, O_S3_RETRIES, 0, 0, 100, &ret)) < 0 ||
+		    (rc = cli_int_range(c, O_S3_TIMEOUT, 0, 1, 86400, &tmo)) < 0 ||
+		    (rc = cli_int_range(c, O_COMPRESSION, -1, 0, 19, &comp)) < 0)
+			return rc;
+		o.parallel = (int)par;
+		o.threads = (int)thr;
+		o.retries = c->val[O_S3_RETRIES] && ret == 0 ? -1 : (int)ret; /* --s3-retries 0: no retries */
+		o.timeout = (int)tmo;
+		o.compression = (int)comp;
+	}
 	/* A tier may name its own repository (e.g. a dedicated bucket with COMPLIANCE lock): used for
 	 * commands about a tenant whose tier the config file names, unless --repo was given. */
 	if (!c->given[O_REPO]) {
@@ -125,11 +169,19 @@ int cli_open_repo(cli *c, hf_repo **out)
 			const char *mode = cli_tier_setting(c, tiers[i], "lock-mode");
 			const char *days = cli_tier_setting(c, tiers[i], "lock-days");
 			char *end = NULL;
-			long d = days ? strtol(days, &end, 10) : 0;
-			if (days && (*end || d <= 0)) {
+			long d = 0;
+			/* range-checked as long: strtol's 4294967326 cast to int was 30, a retention nobody set */
+			if (days) {
+				errno = 0;
+				d = strtol(days, &end, 10);
+			}
+			if (days && (errno || end == days || *end || d < 1 || d > 36500)) {
 				hf_repo_free(*out);
 				*out = NULL;
-				return cli_error(HF_ECONFIG, "[tier %s] lock-days '%s' is not a positive number", tiers[i], days);
+				return cli_error(HF_ECONFIG,
+						 "config file '%s': [tier %s] lock-days = '%s' is not a whole number from 1 "
+						 "to 36500",
+						 cli_config_path(c) ? cli_config_path(c) : "?", tiers[i], days);
 			}
 			if ((rc = hf_repo_set_tier(*out, tiers[i], mode, (int)d)) < 0) {
 				hf_repo_free(*out);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <ini.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,11 +82,41 @@ typedef struct ini_data {
 	ini_entry *v;
 	size_t n, cap;
 	char *path;
+	/* values of lines too long for libinih's line buffer, see ini_read_line */
+	char **longval;
+	size_t nlong;
+	int long_err;   /* line number of a long line that is not "key = value", 0 if none */
+	int long_max;   /* libinih's line buffer, as it told the reader */
 } ini_data;
+
+/* The long-value marker that ini_read_line puts in place of a value: never in a text file. */
+#define LONGVAL_MARK '\x01'
+
+/* What libinih makes of a value (after the '='): leading blanks go, an inline comment (';' after a
+ * blank) is cut, trailing blanks go. Done here for the values that never went through libinih. */
+static void ini_clean_value(char *v)
+{
+	char *s = v, *e;
+	int was_space = 0;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	for (e = s; *e && !(was_space && *e == ';'); e++)
+		was_space = *e == ' ' || *e == '\t';
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+		e--;
+	memmove(v, s, (size_t)(e - s));
+	v[e - s] = '\0';
+}
 
 static int ini_cb(void *user, const char *section, const char *name, const char *value)
 {
 	ini_data *d = user;
+	if (value[0] == LONGVAL_MARK) {
+		size_t i = (size_t)strtoul(value + 1, NULL, 10);
+		if (i >= d->nlong)
+			return 0;
+		value = d->longval[i];
+	}
 	if (d->n == d->cap) {
 		size_t cap = d->cap ? d->cap * 2 : 32;
 		ini_entry *v = realloc(d->v, cap * sizeof(*v));
@@ -223,6 +254,115 @@ static int key_known(const char *section, const char *key)
 	return 0;
 }
 
+/* The config file, fed to libinih one line per call (ini_parse_stream). libinih reads into a fixed
+ * buffer (200 bytes in Debian's r55, no realloc), and splits a longer line into pieces that it then
+ * parses as lines of their own, so a long path, pg or pg-joins value failed as "malformed" with a line
+ * number past the end of the file. Lines that fit are passed as they are. A longer "key = value" line
+ * is passed as "key=<mark><n>" and its value kept aside (ini_cb puts it back, cleaned as libinih would);
+ * a longer comment is passed as an empty comment. Any other long line (a section header, an indented
+ * continuation line) cannot be shortened without changing its meaning, and is an error naming it. */
+typedef struct ini_stream {
+	ini_data *d;
+	const char *p, *end;
+	int lineno;
+} ini_stream;
+
+static char *ini_read_line(char *str, int num, void *stream)
+{
+	ini_stream *st = stream;
+	ini_data *d = st->d;
+	const char *eol, *next, *s, *sep;
+	size_t len;
+	if (st->p >= st->end || num < 16)
+		return NULL;
+	eol = memchr(st->p, '\n', (size_t)(st->end - st->p));
+	next = eol ? eol + 1 : st->end;
+	if (!eol)
+		eol = st->end;
+	len = (size_t)(eol - st->p);
+	st->lineno++;
+	d->long_max = num - 3; /* room for "\r\n" and the terminating NUL */
+	if (len + 2 <= (size_t)num) {
+		memcpy(str, st->p, len);
+		str[len] = '\n';
+		str[len + 1] = '\0';
+		st->p = next;
+		return str;
+	}
+	snprintf(str, (size_t)num, "#\n");
+	for (s = st->p; s < eol && (*s == ' ' || *s == '\t'); s++)
+		;
+	if (s < eol && (*s == ';' || *s == '#')) {
+		st->p = next;
+		return str; /* a comment: its text does not matter */
+	}
+	/* the key ends at the first '=' or ':', as in libinih; an inline comment before it means no key */
+	for (sep = s; sep < eol && *sep != '=' && *sep != ':'; sep++)
+		if (*sep == ';' && sep > s && (sep[-1] == ' ' || sep[-1] == '\t'))
+			break;
+	if (s == st->p && sep < eol && *sep != ';' && (size_t)(sep - st->p) + 24 < (size_t)num) {
+		char **v = realloc(d->longval, (d->nlong + 1) * sizeof(*v)), *val;
+		if (v)
+			d->longval = v;
+		if (v && (val = strndup(sep + 1, (size_t)(eol - sep - 1)))) {
+			ini_clean_value(val);
+			d->longval[d->nlong] = val;
+			snprintf(str, (size_t)num, "%.*s=%c%zu\n", (int)(sep - st->p), st->p, LONGVAL_MARK, d->nlong);
+			d->nlong++;
+			st->p = next;
+			return str;
+		}
+	}
+	if (!d->long_err)
+		d->long_err = st->lineno;
+	st->p = next;
+	return str;
+}
+
+static int ini_parse_path(ini_data *d, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = NULL;
+	size_t len = 0;
+	ini_stream st;
+	int rc = -1;
+	if (!f)
+		return -1;
+	{
+		char buf[8192];
+		size_t n;
+		while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+			char *t = realloc(text, len + n + 1);
+			if (!t)
+				goto done;
+			text = t;
+			memcpy(text + len, buf, n);
+			len += n;
+		}
+		if (ferror(f))
+			goto done;
+	}
+	st.d = d;
+	st.p = text ? text : "";
+	st.end = st.p + len;
+	st.lineno = 0;
+	rc = ini_parse_stream(ini_read_line, &st, ini_cb, d);
+	/* ini_cb copied the values it kept */
+	for (size_t i = 0; i < d->nlong; i++)
+		free(d->longval[i]);
+	free(d->longval);
+	d->longval = NULL;
+	d->nlong = 0;
+done:
+	{
+		int e = errno;
+		fclose(f);
+		free(text);
+		errno = e;
+	}
+	return rc;
+}
+
 static int load_config(cli *c, const char *path, int required)
 {
 	ini_data *d;
@@ -236,9 +376,12 @@ static int load_config(cli *c, const char *path, int required)
 		return cli_error(HF_ENOMEM, "out of memory");
 	c->ini = d;
 	d->path = strdup(path);
-	line = ini_parse(path, ini_cb, d);
+	line = ini_parse_path(d, path);
 	if (line < 0)
 		return cli_error(HF_ECONFIG, "unable to read config file '%s': %s", path, strerror(errno));
+	if (d->long_err && (!line || d->long_err <= line))
+		return cli_error(HF_ECONFIG, "%s:%d: line longer than %d characters (only 'key = value' lines may be)",
+				 path, d->long_err, d->long_max);
 	if (line > 0)
 		return cli_error(HF_ECONFIG, "config file '%s' line %d: malformed", path, line);
 	for (size_t i = 0; i < d->n; i++) {
@@ -367,9 +510,16 @@ long cli_int(const cli *c, cli_opt_id id, long def)
 		return def;
 	errno = 0;
 	n = strtol(v, &end, 10);
-	if (errno || *end || end == v)
+	/* every caller stores the value in an int: one that does not fit is invalid, not truncated */
+	if (errno || *end || end == v || n < INT_MIN || n > INT_MAX)
 		return -1;
 	return n;
+}
+
+const char *cli_config_path(const cli *c)
+{
+	const ini_data *d = c->ini;
+	return d ? d->path : NULL;
 }
 
 void cli_free(cli *c)

@@ -30,7 +30,12 @@ int cmd_init(cli *c)
 		return cli_error(HF_EUSAGE, "init needs --password-file FILE or --key-file FILE");
 	memset(&io, 0, sizeof(io));
 	io.version = HF_INIT_OPTIONS_VERSION;
-	io.compression = (int)cli_int(c, O_COMPRESSION, -1);
+	{
+		long comp;
+		if ((rc = cli_int_range(c, O_COMPRESSION, -1, 0, 19, &comp)) < 0)
+			return rc;
+		io.compression = (int)comp;
+	}
 	io.create_bucket = c->given[O_CREATE_BUCKET];
 	io.lock_mode = c->val[O_LOCK_MODE];
 	pack = cli_int(c, O_PACK_SIZE, 0);

@@ -302,31 +302,197 @@ int hf_key_list(hf_repo *r, hf_key_info **out, size_t *n)
 	return 0;
 }
 
+/* A slot counts as one that "remains" only when it would be tried on unlock: it parses, and its
+ * fields have the sizes and Argon2id bounds that keyslot.c's try_slot accepts. Anything else under
+ * keys/slots/ (a damaged slot, the leftover of an aborted init, a stray file) unlocks nothing, so
+ * it must not let the last working slot be removed. Whether a well-formed slot really wraps this
+ * repository's master key cannot be known without its credential; that is the best a remover can do. */
+static int slot_valid(const uint8_t *data, size_t len)
+{
+	json_t *j = json_loadb((const char *)data, len, 0, NULL);
+	const char *type, *salt64, *data64;
+	json_int_t ops, mem;
+	uint8_t salt[64], sealed[128];
+	size_t sl, dl;
+	int ok = 0;
+	if (!j || json_unpack(j, "{s:s, s:I, s:I, s:s, s:s}", "type", &type, "ops", &ops, "mem", &mem, "salt",
+			      &salt64, "data", &data64) < 0)
+		goto done;
+	if (hf_base64_decode(salt, sizeof(salt), &sl, salt64) < 0 || sl != HF_SALT_BYTES ||
+	    hf_base64_decode(sealed, sizeof(sealed), &dl, data64) < 0 ||
+	    dl != HF_KEY_BYTES + HF_ID_BYTES + HF_AEAD_OVERHEAD)
+		goto done;
+	if (!strcmp(type, "passphrase"))
+		ok = ops >= 1 && ops <= HF_KDF_OPS_MAX && (uint64_t)mem >= HF_KDF_MEM_MIN &&
+		     (uint64_t)mem <= HF_KDF_MEM_MAX;
+	else if (!strcmp(type, "keyfile"))
+		ok = ops >= 0 && mem >= 0; /* not used by the key file's KDF, but try_slot refuses negatives */
+done:
+	hf_error_clear(); /* a base64 error is not this caller's */
+	json_decref(j);
+	return ok;
+}
+
+typedef struct slot_ent {
+	char id[33];
+	int valid;
+} slot_ent;
+
+typedef struct slot_scan {
+	hf_storage *st;
+	slot_ent *v;        /* every slot named by a 32-character id */
+	size_t n, cap;
+	int err;
+} slot_scan;
+
+static int slot_scan_one(const char *name, uint64_t size, void *payload)
+{
+	slot_scan *s = payload;
+	const char *id = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+	hf_buf b = HF_BUF_INIT;
+	(void)size;
+	if (strlen(id) != 32)
+		return 0;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 8;
+		slot_ent *v = realloc(s->v, cap * sizeof(*v));
+		if (!v) {
+			s->err = hf_error_set(HF_ENOMEM, "out of memory");
+			return 1;
+		}
+		s->v = v;
+		s->cap = cap;
+	}
+	snprintf(s->v[s->n].id, sizeof(s->v[s->n].id), "%s", id);
+	/* a slot removed since the listing unlocks nothing: not found is no error, just not valid */
+	s->v[s->n].valid = hf_storage_get(s->st, name, &b) == 0 && slot_valid(b.data, b.len);
+	s->n++;
+	hf_error_clear();
+	hf_buf_free(&b);
+	return 0;
+}
+
+static int slot_scan_run(hf_repo *r, slot_scan *s)
+{
+	int rc;
+	memset(s, 0, sizeof(*s));
+	s->st = r->storage;
+	rc = hf_storage_list(r->storage, "keys/slots/", slot_scan_one, s);
+	if (s->err)
+		rc = s->err;
+	if (rc < 0) {
+		free(s->v);
+		s->v = NULL;
+		s->n = 0;
+	}
+	return rc < 0 ? rc : 0;
+}
+
+/* Well-formed slots other than `id`: those that keep the repository open once `id` is gone. */
+static size_t slot_scan_others(const slot_scan *s, const char *id)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n; i++)
+		n += s->v[i].valid && strcmp(s->v[i].id, id) != 0;
+	return n;
+}
+
+/* Puts a removed slot back after it turned out to be the last one. Only the remover of a slot ever
+ * puts it back, with the bytes it read before removing; "already exists" means another remover of
+ * the same slot put it back first, which is just as good. When even that fails, the bytes are saved
+ * next to the catalog so that an administrator can copy them back into keys/slots/. */
+static int slot_put_back(hf_repo *r, const char *key, const char *id, const hf_buf *bytes)
+{
+	char path[4096], why[512];
+	const char *slash;
+	int rc = hf_storage_put(r->storage, key, bytes->data, bytes->len, NULL);
+	if (rc == 0 || rc == HF_EEXISTS) {
+		hf_error_clear();
+		return 0;
+	}
+	snprintf(why, sizeof(why), "%s", hf_error_message());
+	slash = r->catalog_path ? strrchr(r->catalog_path, '/') : NULL;
+	if (slash)
+		snprintf(path, sizeof(path), "%.*s/keyslot-%s.json", (int)(slash - r->catalog_path), r->catalog_path,
+			 id);
+	if (!slash || hf_fs_write_atomic(path, bytes->data, bytes->len, 0600, 0) < 0)
+		return hf_error_set(rc,
+				    "key slot '%s' was removed and no other valid key slot remains; putting it back "
+				    "failed (%s), and its bytes could not be saved locally",
+				    id, why);
+	rc = hf_error_set(rc, "key slot '%s' was removed and no other valid key slot remains; putting it back "
+			  "failed: %s", id, why);
+	hf_error_set_hint("its bytes are saved in '%s': copy them to %s in repository '%s'", path, key,
+			  r->storage->url);
+	return rc;
+}
+
+/* "Never the last slot", without a lock (S3 has none, and two administrators need not share a host):
+ *
+ *   1. list: refuse unless a valid slot other than the victim V exists;
+ *   2. read V's bytes;  3. remove V;
+ *   4. list again: when no valid slot other than V is left, put V back (step 2's bytes) and fail.
+ *
+ * Why no interleaving of any number of removers can leave no valid slot, assuming storage whose
+ * operations take effect in one order (a local directory; S3 lists are strongly consistent): slots
+ * are taken away only by step 3 and added back only by step 4. Suppose all removers have finished and
+ * no valid slot is left. Take the last step 3 that made the set of valid slots empty, say the removal
+ * of V by remover R. Nothing added a slot after it, or a later removal would have had to empty the set
+ * again. So R's own step 4, which runs after its step 3, saw no valid slot besides V and put V back:
+ * contradiction. The two-admin race this closes: A removes b while B removes a; both pass step 1
+ * seeing {a, b}, both remove. Whichever re-lists second sees nothing left (or only what the first put
+ * back) and restores its victim; if both re-list before either restores, both restore and both fail.
+ * In every case at least one slot survives; a failed remover can simply run again.
+ *
+ * A failure to re-list is treated like "nothing left": without it there is no proof that a slot
+ * remains. */
 int hf_key_remove(hf_repo *r, const char *id)
 {
-	hf_key_info *keys = NULL;
-	size_t n = 0, match = 0, idx = 0;
-	char key[64];
+	slot_scan s, after;
+	size_t match = 0, idx = 0;
+	hf_buf bytes = HF_BUF_INIT;
+	char key[64], victim[33];
 	int rc;
-	if ((rc = hf_key_list(r, &keys, &n)) < 0)
+	if ((rc = slot_scan_run(r, &s)) < 0)
 		return rc;
-	for (size_t i = 0; i < n; i++)
-		if (strncmp(keys[i].id, id, strlen(id)) == 0) {
+	for (size_t i = 0; i < s.n; i++)
+		if (strncmp(s.v[i].id, id, strlen(id)) == 0) {
 			match++;
 			idx = i;
 		}
 	if (!*id || match == 0) {
 		rc = hf_error_set(HF_ENOTFOUND, "no key slot '%s' in repository '%s'", id, r->storage->url);
-	} else if (match > 1) {
-		rc = hf_error_set(HF_EUSAGE, "key slot prefix '%s' is ambiguous", id);
-	} else if (n == 1) {
-		rc = hf_error_set(HF_EUSAGE, "refusing to remove key slot '%s': it is the last one", keys[idx].id);
-		hf_error_set_hint("add another key first with 'holdfast key add'");
-	} else {
-		snprintf(key, sizeof(key), "keys/slots/%s", keys[idx].id);
-		rc = hf_storage_remove(r->storage, key);
+		goto done;
 	}
-	free(keys);
+	if (match > 1) {
+		rc = hf_error_set(HF_EUSAGE, "key slot prefix '%s' is ambiguous", id);
+		goto done;
+	}
+	snprintf(victim, sizeof(victim), "%s", s.v[idx].id);
+	if (slot_scan_others(&s, victim) == 0) {
+		rc = hf_error_set(HF_EUSAGE, "refusing to remove key slot '%s': it is the last valid one", victim);
+		hf_error_set_hint("add another key first with 'holdfast key add'");
+		goto done;
+	}
+	snprintf(key, sizeof(key), "keys/slots/%s", victim);
+	if ((rc = hf_storage_get(r->storage, key, &bytes)) < 0 || (rc = hf_storage_remove(r->storage, key)) < 0)
+		goto done;
+	if (slot_scan_run(r, &after) == 0 && slot_scan_others(&after, victim) > 0) {
+		free(after.v);
+		goto done;
+	}
+	free(after.v);
+	hf_error_clear();
+	if ((rc = slot_put_back(r, key, victim, &bytes)) < 0)
+		goto done;
+	rc = hf_error_set(HF_EUSAGE,
+			  "refusing to remove key slot '%s': no other valid key slot was left after removing it "
+			  "(another one removed at the same time?); it has been put back",
+			  victim);
+	hf_error_set_hint("check with 'holdfast key list', then run 'key remove' again if still wanted");
+done:
+	free(s.v);
+	hf_buf_free(&bytes);
 	return rc;
 }
 

@@ -110,6 +110,64 @@ ok "$HOLDFAST" --config "$T/fleet.conf" restore --tenant t-one --target "$T/flee
 [ -f "$T/fleet-out$T/fleet/t-one/etc/app.conf" ] && [ ! -e "$T/fleet-out$T/fleet/t-one/logs/app.log" ] ||
 	fail "restored blueprint snapshot has the wrong content"
 
+say "lines longer than libinih's 200-byte buffer: a long path list, with a long comment and an inline comment"
+LONGPATHS=
+for i in $(seq 1 12); do
+	d="$T/long/a-rather-long-directory-name-for-a-clinic-department-number-$i"
+	mkdir -p "$d"
+	echo "file $i" >"$d/f.txt"
+	LONGPATHS="$LONGPATHS $d"
+done
+{
+	printf '[repository]\nurl = %s\npassword-file = %s\n' "$T/longrepo" "$T/pass"
+	printf '# %s\n' "$(printf 'x%.0s' $(seq 1 400))"
+	printf '[tier std]\n[tenant wide]\ntier = std\npath =%s   ; every department\n' "$LONGPATHS"
+} >"$T/long.conf"
+[ "$(awk 'length > 600' "$T/long.conf" | wc -l)" = 1 ] || fail "the test config has no long line"
+ok "$HOLDFAST" --config "$T/long.conf" init --kdf-memory 8 --kdf-iterations 1
+ok "$HOLDFAST" --config "$T/long.conf" tenant add wide
+ok "$HOLDFAST" --config "$T/long.conf" backup --tenant wide --json
+[ "$(jq -r .files "$OUT")" = 12 ] || { show_last; fail "the long path line was not read whole"; }
+say "  a long section header: status 2, names the file and the line"
+printf '[repository]\nurl = %s\n[tenant %s]\npath = /tmp\n' "$T/longrepo" "$(printf 'y%.0s' $(seq 1 300))" \
+	>"$T/longsec.conf"
+expect_status 2 "$HOLDFAST" --config "$T/longsec.conf" snapshots
+expect_one_line_error
+expect_stderr_match "$T/longsec.conf:3: line longer than"
+
+say "numbers that do not fit an int are refused, not truncated: status 2, one line naming the key and the file"
+base=$(printf '[repository]\nurl = %s\npassword-file = %s\n' "$T/longrepo" "$T/pass")
+printf '%s\n[tier std]\nlock-days = 4294967326\n' "$base" >"$T/days.conf"   # 2^32 + 30
+expect_status 2 "$HOLDFAST" --config "$T/days.conf" snapshots
+expect_one_line_error
+expect_stderr_match "$T/days.conf.*\\[tier std\\] lock-days"
+printf '%s\n[tier std]\nlock-days = 36501\n' "$base" >"$T/days.conf"
+expect_status 2 "$HOLDFAST" --config "$T/days.conf" snapshots
+expect_stderr_match "lock-days"
+printf '%s\nthreads = 4294967297\n' "$base" >"$T/threads.conf"                # 2^32 + 1
+expect_status 2 "$HOLDFAST" --config "$T/threads.conf" snapshots
+expect_one_line_error
+expect_stderr_match "$T/threads.conf.*\\[repository\\] threads"
+printf '%s\n[s3]\nparallel = 4294967304\n' "$base" >"$T/parallel.conf"
+expect_status 2 "$HOLDFAST" --config "$T/parallel.conf" snapshots
+expect_stderr_match "\\[s3\\] parallel"
+expect_status 2 "$HOLDFAST" --config "$T/long.conf" --threads 4294967297 snapshots
+expect_one_line_error
+expect_stderr_match "invalid --threads"
+expect_status 2 "$HOLDFAST" --config "$T/long.conf" --compression 4294967299 backup --tenant wide
+expect_stderr_match "invalid --compression"
+printf '%s\n[tier std]\nlock-days = 36500\n' "$base" >"$T/days.conf"
+ok "$HOLDFAST" --config "$T/days.conf" --threads 2 snapshots
+
+say "tenant add ID, the id as an argument: its [tenant ID] tier's repository is used (holdfast.conf(5))"
+ok "$HOLDFAST" --repo "$T/tierrepo" --password-file "$T/pass" init --kdf-memory 8 --kdf-iterations 1
+printf '%s\n[tier regulated]\nrepository = %s\n[tenant nw]\ntier = regulated\n' "$base" "$T/tierrepo" \
+	>"$T/tierrepo.conf"
+ok "$HOLDFAST" --config "$T/tierrepo.conf" tenant add nw
+ok "$HOLDFAST" --config "$T/tierrepo.conf" --repo "$T/tierrepo" tenant show nw
+expect_status 5 "$HOLDFAST" --config "$T/tierrepo.conf" --repo "$T/longrepo" tenant show nw
+ok "$HOLDFAST" --config "$T/tierrepo.conf" tenant show nw   # the argument selects it for show too
+
 say "no passphrase anywhere: status 2"
 expect_status 2 env HOLDFAST_CONFIG="$T/empty.conf" "$HOLDFAST" --repo "$REPO_CFG" snapshots
 expect_one_line_error

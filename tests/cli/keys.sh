@@ -125,6 +125,14 @@ expect_status 2 hf --key-file "$T/key1" key remove "$SLOT3"
 expect_stderr_match 'last'
 ok hf --key-file "$T/key1" key list --json
 [ "$(jq length "$OUT")" = 1 ] || fail "the last key slot was removed"
+
+say "key remove: a damaged object in keys/slots/ does not count as another slot"
+printf '{"type": "passphrase"' >"$REPO/keys/slots/00000000000000000000000000000bad"
+expect_status 2 hf --key-file "$T/key1" key remove "$SLOT3"
+expect_stderr_match 'last valid'
+ok hf --key-file "$T/key1" key remove 00000000000000000000000000000bad
+ok hf --key-file "$T/key1" key list --json
+[ "$(jq -r '[.[].id] | join(" ")' "$OUT")" = "$SLOT3" ] || { show_last; fail "expected only slot 3 left"; }
 ok hf --key-file "$T/key1" restore --tenant acme --target "$T/r4"
 cmp "$T/data/a.txt" "$(restored_root "$T/r4" "$T/data")/a.txt" || fail "restore after key removals differs"
 

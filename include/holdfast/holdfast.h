@@ -91,7 +91,8 @@ typedef struct hf_key_info {
  * file is created there (mode 0600). */
 int hf_key_add(hf_repo *r, const hf_credential *new_cred, char out_id[33]);
 int hf_key_list(hf_repo *r, hf_key_info **out, size_t *n);
-/* Remove a slot by id (or unique prefix); refuses to remove the last one. */
+/* Remove a slot by id (or unique prefix); refuses to remove the last usable one, and puts the slot back
+ * when a concurrent removal left no other usable slot (HF_EUSAGE either way). */
 int hf_key_remove(hf_repo *r, const char *id);
 
 /* Tenants. */

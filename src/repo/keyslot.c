@@ -209,38 +209,83 @@ typedef struct unlock_ctx {
 	char skip_msg[256];
 } unlock_ctx;
 
+/* The fields of a stored slot, decoded. */
+typedef struct slot_fields {
+	int is_keyfile;
+	int64_t ops, mem;
+	uint8_t salt[HF_SALT_BYTES];
+	uint8_t sealed[SLOT_PLAIN + HF_AEAD_OVERHEAD];
+} slot_fields;
+
+/* Decode a slot object: 0, or -1 when it is malformed (not our JSON, wrong sizes, unknown type). */
+static int slot_decode(const uint8_t *data, size_t len, slot_fields *f)
+{
+	json_t *j = json_loadb((const char *)data, len, 0, NULL);
+	const char *type, *salt64, *data64;
+	json_int_t ops, mem;
+	uint8_t salt[64], sealed[128];
+	size_t sl, dl;
+	int rc = -1;
+	if (j && json_unpack(j, "{s:s, s:I, s:I, s:s, s:s}", "type", &type, "ops", &ops, "mem", &mem, "salt",
+			     &salt64, "data", &data64) == 0 &&
+	    (!strcmp(type, "passphrase") || !strcmp(type, "keyfile")) &&
+	    hf_base64_decode(salt, sizeof(salt), &sl, salt64) == 0 && sl == HF_SALT_BYTES &&
+	    hf_base64_decode(sealed, sizeof(sealed), &dl, data64) == 0 && dl == sizeof(f->sealed)) {
+		f->is_keyfile = !strcmp(type, "keyfile");
+		f->ops = ops;
+		f->mem = mem;
+		memcpy(f->salt, salt, sizeof(f->salt));
+		memcpy(f->sealed, sealed, sizeof(f->sealed));
+		rc = 0;
+	}
+	json_decref(j);
+	hf_error_clear(); /* a base64 error is no caller's concern: the slot is just malformed */
+	return rc;
+}
+
+/* Argon2id parameters of a passphrase slot within the bounds holdfast writes (key-file slots ignore
+ * them, but negative values are damage all the same). */
+static int slot_params_ok(const slot_fields *f)
+{
+	if (f->is_keyfile)
+		return f->ops >= 0 && f->mem >= 0;
+	return f->ops >= 1 && f->ops <= HF_KDF_OPS_MAX && f->mem >= 0 && (uint64_t)f->mem >= HF_KDF_MEM_MIN &&
+	       (uint64_t)f->mem <= HF_KDF_MEM_MAX;
+}
+
+int hf_keyslot_usable(const uint8_t *data, size_t len)
+{
+	slot_fields f;
+	return slot_decode(data, len, &f) == 0 && slot_params_ok(&f);
+}
+
 static int try_slot(const char *name, uint64_t size, void *payload)
 {
 	unlock_ctx *u = payload;
 	hf_buf b = HF_BUF_INIT;
-	json_t *j = NULL;
-	const char *type, *salt64, *data64;
-	json_int_t ops, mem;
-	uint8_t salt[64], sealed[128], ad[20 + HF_ID_HEX], *wk = NULL, *plain = NULL;
-	size_t sl, dl;
+	slot_fields f;
+	uint8_t ad[20 + HF_ID_HEX], *wk = NULL, *plain = NULL;
+	const size_t dl = sizeof(f.sealed);
 	const char *id = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
 	int rc;
 	(void)size;
 
-	if (hf_storage_get(u->st, name, &b) < 0 || !(j = json_loadb((char *)b.data, b.len, 0, NULL)) ||
-	    json_unpack(j, "{s:s, s:I, s:I, s:s, s:s}", "type", &type, "ops", &ops, "mem", &mem, "salt", &salt64,
-			"data", &data64) < 0 ||
-	    hf_base64_decode(salt, sizeof(salt), &sl, salt64) < 0 || sl != HF_SALT_BYTES ||
-	    hf_base64_decode(sealed, sizeof(sealed), &dl, data64) < 0 || dl != SLOT_PLAIN + HF_AEAD_OVERHEAD) {
+	if (hf_storage_get(u->st, name, &b) < 0 || slot_decode(b.data, b.len, &f) < 0) {
 		hf_log_warn("ignoring malformed key slot '%s'", name);
 		goto done;
 	}
-	if (strcmp(type, u->s->is_keyfile ? "keyfile" : "passphrase") != 0)
+	if (f.is_keyfile != u->s->is_keyfile)
 		goto done;
 	u->tried++;
 	if (!(wk = hf_secure_alloc(HF_KEY_BYTES))) {
 		u->err = hf_error_set(HF_ENOMEM, "unable to allocate secure memory");
 		goto done;
 	}
-	if (ops < 0 || mem < 0 || (rc = wrapping_key(wk, u->s, salt, (uint64_t)ops, (size_t)mem)) < 0) {
+	if (!slot_params_ok(&f) || (rc = wrapping_key(wk, u->s, f.salt, (uint64_t)f.ops, (size_t)f.mem)) < 0) {
 		/* One damaged slot must not lock out the others: note it and go on. */
-		if (ops < 0 || mem < 0)
-			rc = hf_error_set(HF_ECORRUPT, "argon2id parameters out of range");
+		if (!slot_params_ok(&f))
+			rc = hf_error_set(HF_ECORRUPT, "argon2id parameters out of range (ops %lld, memory %lld bytes)",
+					  (long long)f.ops, (long long)f.mem);
 		if (!u->skip_code) {
 			u->skip_code = rc;
 			snprintf(u->skip_msg, sizeof(u->skip_msg), "key slot '%s' could not be tried: %s", id,
@@ -254,7 +299,7 @@ static int try_slot(const char *name, uint64_t size, void *payload)
 		u->err = hf_error_set(HF_ENOMEM, "unable to allocate secure memory");
 		goto done;
 	}
-	if (hf_aead_open(plain, sealed, dl, ad, sizeof(ad), wk) == 0) {
+	if (hf_aead_open(plain, f.sealed, dl, ad, sizeof(ad), wk) == 0) {
 		if (hf_memcmp_ct(plain + HF_KEY_BYTES, u->c->digest, HF_ID_BYTES) != 0) {
 			u->err = hf_error_set(HF_ECORRUPT, "repository config of '%s' does not match its key slots (altered?)",
 					      u->st->url);
@@ -267,7 +312,6 @@ static int try_slot(const char *name, uint64_t size, void *payload)
 done:
 	hf_secure_free(plain);
 	hf_secure_free(wk);
-	json_decref(j);
 	hf_buf_free(&b);
 	return u->found || u->err ? 1 : 0;
 }

@@ -302,37 +302,11 @@ int hf_key_list(hf_repo *r, hf_key_info **out, size_t *n)
 	return 0;
 }
 
-/* A slot counts as one that "remains" only when it would be tried on unlock: it parses, and its
- * fields have the sizes and Argon2id bounds that keyslot.c's try_slot accepts. Anything else under
- * keys/slots/ (a damaged slot, the leftover of an aborted init, a stray file) unlocks nothing, so
- * it must not let the last working slot be removed. Whether a well-formed slot really wraps this
- * repository's master key cannot be known without its credential; that is the best a remover can do. */
-static int slot_valid(const uint8_t *data, size_t len)
-{
-	json_t *j = json_loadb((const char *)data, len, 0, NULL);
-	const char *type, *salt64, *data64;
-	json_int_t ops, mem;
-	uint8_t salt[64], sealed[128];
-	size_t sl, dl;
-	int ok = 0;
-	if (!j || json_unpack(j, "{s:s, s:I, s:I, s:s, s:s}", "type", &type, "ops", &ops, "mem", &mem, "salt",
-			      &salt64, "data", &data64) < 0)
-		goto done;
-	if (hf_base64_decode(salt, sizeof(salt), &sl, salt64) < 0 || sl != HF_SALT_BYTES ||
-	    hf_base64_decode(sealed, sizeof(sealed), &dl, data64) < 0 ||
-	    dl != HF_KEY_BYTES + HF_ID_BYTES + HF_AEAD_OVERHEAD)
-		goto done;
-	if (!strcmp(type, "passphrase"))
-		ok = ops >= 1 && ops <= HF_KDF_OPS_MAX && (uint64_t)mem >= HF_KDF_MEM_MIN &&
-		     (uint64_t)mem <= HF_KDF_MEM_MAX;
-	else if (!strcmp(type, "keyfile"))
-		ok = ops >= 0 && mem >= 0; /* not used by the key file's KDF, but try_slot refuses negatives */
-done:
-	hf_error_clear(); /* a base64 error is not this caller's */
-	json_decref(j);
-	return ok;
-}
-
+/* A slot counts as one that "remains" only when an unlock would try it (hf_keyslot_usable). Anything
+ * else under keys/slots/ (a damaged slot, the leftover of an aborted init, a stray file) unlocks
+ * nothing, so it must not let the last working slot be removed. Whether a well-formed slot really
+ * wraps this repository's master key cannot be known without its credential; that is the best a
+ * remover can do. */
 typedef struct slot_ent {
 	char id[33];
 	int valid;
@@ -365,7 +339,7 @@ static int slot_scan_one(const char *name, uint64_t size, void *payload)
 	}
 	snprintf(s->v[s->n].id, sizeof(s->v[s->n].id), "%s", id);
 	/* a slot removed since the listing unlocks nothing: not found is no error, just not valid */
-	s->v[s->n].valid = hf_storage_get(s->st, name, &b) == 0 && slot_valid(b.data, b.len);
+	s->v[s->n].valid = hf_storage_get(s->st, name, &b) == 0 && hf_keyslot_usable(b.data, b.len);
 	s->n++;
 	hf_error_clear();
 	hf_buf_free(&b);

@@ -79,6 +79,8 @@ int hf_keyslot_create(hf_storage *s, const hf_repo_config *c, const uint8_t *mas
 		      uint64_t kdf_ops, size_t kdf_mem, char out_id[33]);
 /* Check a credential for a new slot before anything is created (readable, passphrase long enough). */
 int hf_keyslot_check(const hf_credential *cred);
+/* 1 when a stored slot object would be tried by an unlock (well formed, parameters in bounds). */
+int hf_keyslot_usable(const uint8_t *data, size_t len);
 int hf_keyslot_unlock(hf_storage *s, const hf_repo_config *c, const hf_credential *cred, uint8_t *master_out,
 		      char out_id[33]);
 

@@ -25,6 +25,9 @@ int cmd_check(cli *c)
 	memset(&o, 0, sizeof(o));
 	o.version = HF_CHECK_OPTIONS_VERSION;
 	o.tenant = c->val[O_TENANT];
+	/* alternatives (see the synopsis): taking either silently would read more or less than asked */
+	if (c->given[O_READ_DATA] && c->val[O_READ_DATA_SUBSET])
+		return cli_error(HF_EUSAGE, "--read-data and --read-data-subset cannot be used together");
 	if (c->given[O_READ_DATA])
 		o.read_data_pct = 100;
 	if (c->val[O_READ_DATA_SUBSET]) {

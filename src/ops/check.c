@@ -10,6 +10,7 @@
 #include "util/hex.h"
 #include "util/log.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -548,22 +549,33 @@ done:
 	return rc;
 }
 
-static void record(hf_repo *r, const hf_check_options *o, const hf_check_report *rep)
+/* status: 0 no problem, 1 problems found, 2 could not run (`error` says why). */
+static void record(hf_repo *r, const hf_check_options *o, const hf_check_report *rep, int status, const char *error)
 {
 	hf_catalog_check k;
-	char detail[256];
+	char detail[256], *why = NULL;
+	json_t *j = NULL;
 	memset(&k, 0, sizeof(k));
 	k.time = hf_clock_now_ns();
 	k.tenant = o->tenant;
 	k.read_data = o->read_data_pct;
-	k.status = rep->nproblems ? 1 : 0;
-	k.errors = rep->nproblems;
-	snprintf(detail, sizeof(detail), "{\"snapshots\":%llu,\"packs\":%llu,\"packs_read\":%llu}",
-		 (unsigned long long)rep->snapshots, (unsigned long long)rep->packs,
-		 (unsigned long long)rep->packs_read);
-	k.detail = detail;
+	k.status = status;
+	k.errors = rep ? rep->nproblems : 0;
+	if (error) {
+		/* what made it fail, for whoever reads the catalog after a run that nobody watched */
+		if ((j = json_pack("{s:s}", "error", error)))
+			why = json_dumps(j, JSON_COMPACT);
+		k.detail = why ? why : "{\"error\":null}";
+	} else {
+		snprintf(detail, sizeof(detail), "{\"snapshots\":%llu,\"packs\":%llu,\"packs_read\":%llu}",
+			 (unsigned long long)rep->snapshots, (unsigned long long)rep->packs,
+			 (unsigned long long)rep->packs_read);
+		k.detail = detail;
+	}
 	if (hf_catalog_check_put(r->catalog, &k) < 0)
 		hf_log_warn("catalog not updated: %s", hf_error_message());
+	free(why);
+	json_decref(j);
 }
 
 int hf_check(hf_repo *r, const hf_check_options *o, hf_check_report **out)
@@ -578,8 +590,10 @@ int hf_check(hf_repo *r, const hf_check_options *o, hf_check_report **out)
 	c.o = o;
 	if (o->read_data_pct < 0 || o->read_data_pct > 100)
 		return hf_error_set(HF_EUSAGE, "read-data percentage must be between 0 and 100");
-	if (!(c.rep = calloc(1, sizeof(*c.rep))))
-		return hf_error_set(HF_ENOMEM, "out of memory");
+	if (!(c.rep = calloc(1, sizeof(*c.rep)))) {
+		rc = hf_error_set(HF_ENOMEM, "out of memory");
+		goto fail;
+	}
 	pthread_mutex_init(&c.mu, NULL);
 	if (o->tenant) {
 		if ((rc = hf_tenant_load(r, o->tenant, &c.t)) < 0)
@@ -601,13 +615,27 @@ int hf_check(hf_repo *r, const hf_check_options *o, hf_check_report **out)
 	}
 	if (rc < 0)
 		goto fail;
-	record(r, o, c.rep);
+	record(r, o, c.rep, c.rep->nproblems ? 1 : 0, NULL);
 	*out = c.rep;
 	pthread_mutex_destroy(&c.mu);
 	return 0;
 fail:
-	hf_check_report_free(c.rep);
-	pthread_mutex_destroy(&c.mu);
+	/* A run that could not finish is recorded too (status 2), so that the catalog shows a weekly
+	 * check that keeps failing; the caller still gets the original error and message. */
+	{
+		char msg[1024], hint[1024];
+		const char *h = hf_error_hint();
+		snprintf(msg, sizeof(msg), "%s", hf_error_message());
+		snprintf(hint, sizeof(hint), "%s", h ? h : "");
+		record(r, o, c.rep, 2, msg);
+		hf_error_set(rc, "%s", msg);
+		if (hint[0])
+			hf_error_set_hint("%s", hint);
+	}
+	if (c.rep) {
+		hf_check_report_free(c.rep);
+		pthread_mutex_destroy(&c.mu);
+	}
 	return rc;
 }
 

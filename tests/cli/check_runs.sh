@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# check: conflicting --read-data options are refused (exit 2, one line).
+# check: conflicting --read-data options are refused (exit 2, one line); every run that opened the
+# repository is recorded in the catalog, one that could not run with status 2 and its error.
 . "$(dirname "$0")/lib.sh"
 command -v sqlite3 >/dev/null || fail "sqlite3 is needed (scripts/deps --test installs it)"
 
@@ -26,5 +27,19 @@ expect_stderr_match 'read-data.*read-data-subset|read-data-subset.*read-data'
 expect_status 2 hf check --read-data-subset 50 --read-data
 expect_one_line_error
 [ "$(nchecks)" = "$before" ] || fail "a refused command line was recorded as a check"
+
+say "each run is recorded: a clean one with status 0"
+ok hf check --read-data
+[ "$(last_check)" = "0|0|" ] || fail "clean check recorded as '$(last_check)', want 0|0|"
+
+say "a run that cannot run is recorded with status 2, and still fails with its own message"
+before=$(nchecks)
+expect_status 5 hf check --tenant nosuch
+expect_one_line_error
+expect_stderr_match "unknown tenant 'nosuch'"
+[ "$(nchecks)" = $((before + 1)) ] || fail "the failed check was not recorded"
+[ "$(last_check)" = "2|0|nosuch" ] || fail "failed check recorded as '$(last_check)', want 2|0|nosuch"
+sqlite3 "$CATALOG" 'select detail from check_result order by id desc limit 1' | grep -q "unknown tenant 'nosuch'" ||
+	fail "the failed check's record does not say why it failed"
 
 say "ok"

@@ -578,11 +578,53 @@ static void record(hf_repo *r, const hf_check_options *o, const hf_check_report 
 	json_decref(j);
 }
 
+/* A tenant record that does not open is damage: the master key that seals it was verified when the
+ * repository was unlocked (key slot and config digest), so it is reported, by its object name, and
+ * the other tenants are checked. */
+static int damaged_records(check_ctx *c, const hf_tenant_damage *bad, size_t n)
+{
+	int rc;
+	for (size_t i = 0; i < n; i++)
+		if ((rc = problem(c, bad[i].key, "tenant record %s", bad[i].message)) < 0)
+			return rc;
+	return 0;
+}
+
+/* check --tenant ID when the catalog names the tenant's record and it does not open: reported like
+ * in a check of every tenant (the scan describes it the same way), so that it is damage, exit 3. */
+static int damaged_record_of(check_ctx *c, const char *id, int rc)
+{
+	hf_catalog_tenant ct;
+	hf_tenant **all = NULL;
+	hf_tenant_damage *bad = NULL;
+	size_t n = 0, nbad = 0;
+	char msg[1024], key[64];
+	int found = 0;
+	if (rc != HF_EAUTH && rc != HF_ECORRUPT)
+		return rc;
+	snprintf(msg, sizeof(msg), "%s", hf_error_message());
+	if (hf_catalog_tenant_get(c->r->catalog, id, &ct) < 0 || !ct.tid || !hf_hex_valid(ct.tid, HF_TID_HEX) ||
+	    hf_tenant_scan(c->r, &all, &n, &bad, &nbad) < 0)
+		return hf_error_set(rc, "%s", msg);
+	snprintf(key, sizeof(key), "keys/tenants/%s", ct.tid);
+	for (size_t i = 0; i < nbad && !found; i++)
+		if (!strcmp(bad[i].key, key)) {
+			found = 1;
+			rc = damaged_records(c, &bad[i], 1);
+		}
+	for (size_t i = 0; i < n; i++)
+		hf_tenant_free(all[i]);
+	free(all);
+	hf_tenant_damage_free(bad, nbad);
+	return found ? rc : hf_error_set(rc, "%s", msg);
+}
+
 int hf_check(hf_repo *r, const hf_check_options *o, hf_check_report **out)
 {
 	check_ctx c;
 	hf_tenant **all = NULL;
-	size_t n = 0;
+	hf_tenant_damage *bad = NULL;
+	size_t n = 0, nbad = 0;
 	int rc = 0;
 
 	memset(&c, 0, sizeof(c));
@@ -596,14 +638,18 @@ int hf_check(hf_repo *r, const hf_check_options *o, hf_check_report **out)
 	}
 	pthread_mutex_init(&c.mu, NULL);
 	if (o->tenant) {
-		if ((rc = hf_tenant_load(r, o->tenant, &c.t)) < 0)
-			goto fail;
-		rc = check_tenant(&c);
-		hf_tenant_free(c.t);
-		c.t = NULL;
+		if ((rc = hf_tenant_load(r, o->tenant, &c.t)) < 0) {
+			rc = damaged_record_of(&c, o->tenant, rc);
+		} else {
+			rc = check_tenant(&c);
+			hf_tenant_free(c.t);
+			c.t = NULL;
+		}
 	} else {
-		if ((rc = hf_tenant_load_all(r, &all, &n)) < 0)
+		if ((rc = hf_tenant_scan(r, &all, &n, &bad, &nbad)) < 0)
 			goto fail;
+		rc = damaged_records(&c, bad, nbad);
+		hf_tenant_damage_free(bad, nbad);
 		for (size_t i = 0; i < n && rc == 0; i++) {
 			c.t = all[i];
 			rc = check_tenant(&c);

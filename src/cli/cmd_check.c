@@ -66,7 +66,8 @@ int cmd_check(cli *c)
 			       (unsigned long long)rep->tenants, (unsigned long long)rep->snapshots,
 			       (unsigned long long)rep->packs, (unsigned long long)rep->packs_read, read);
 			if (rep->unreferenced_packs)
-				printf("%llu pack(s) not referenced by any index (left by an interrupted backup; harmless)\n",
+				printf("%llu pack(s) not referenced by any index (left by an interrupted backup, or "
+				       "written by one running during the check; harmless)\n",
 				       (unsigned long long)rep->unreferenced_packs);
 			printf(rep->nproblems ? "%zu problem(s) found\n" : "no problems found\n", rep->nproblems);
 		}

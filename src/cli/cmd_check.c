@@ -25,6 +25,9 @@ int cmd_check(cli *c)
 	memset(&o, 0, sizeof(o));
 	o.version = HF_CHECK_OPTIONS_VERSION;
 	o.tenant = c->val[O_TENANT];
+	/* alternatives (see the synopsis): taking either silently would read more or less than asked */
+	if (c->given[O_READ_DATA] && c->val[O_READ_DATA_SUBSET])
+		return cli_error(HF_EUSAGE, "--read-data and --read-data-subset cannot be used together");
 	if (c->given[O_READ_DATA])
 		o.read_data_pct = 100;
 	if (c->val[O_READ_DATA_SUBSET]) {
@@ -63,7 +66,8 @@ int cmd_check(cli *c)
 			       (unsigned long long)rep->tenants, (unsigned long long)rep->snapshots,
 			       (unsigned long long)rep->packs, (unsigned long long)rep->packs_read, read);
 			if (rep->unreferenced_packs)
-				printf("%llu pack(s) not referenced by any index (left by an interrupted backup; harmless)\n",
+				printf("%llu pack(s) not referenced by any index (left by an interrupted backup, or "
+				       "written by one running during the check; harmless)\n",
 				       (unsigned long long)rep->unreferenced_packs);
 			printf(rep->nproblems ? "%zu problem(s) found\n" : "no problems found\n", rep->nproblems);
 		}

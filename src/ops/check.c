@@ -10,6 +10,7 @@
 #include "util/hex.h"
 #include "util/log.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -484,15 +485,10 @@ static void walk_tree(walk_ctx *w, hf_node *dir)
 	w->path.len = mark;
 }
 
-static void check_snapshots(check_ctx *c)
+/* The snapshots listed before the index was loaded (see check_tenant). */
+static void check_snapshots(check_ctx *c, char (*ids)[HF_ID_HEX + 1], size_t n)
 {
-	char (*ids)[HF_ID_HEX + 1] = NULL;
-	size_t n = 0;
 	char key[160];
-	if (hf_manifest_list(c->r, c->t, &ids, &n) < 0) {
-		problem(c, "snapshots/", "unable to list snapshots: %s", hf_error_message());
-		return;
-	}
 	for (size_t i = 0; i < n; i++) {
 		hf_manifest m;
 		hf_node *root = NULL;
@@ -522,21 +518,37 @@ static void check_snapshots(check_ctx *c)
 		hf_node_free(root);
 		hf_manifest_clear(&m);
 	}
-	free(ids);
 }
 
+/* A backup may commit while the check runs (hourly backups, a weekly --read-data check that takes
+ * hours). It writes its packs, then its index object, then its manifest, each durable before the next
+ * (holdfast-repository(5)). So the manifests are listed first, then the index is loaded, then the packs
+ * are listed: everything a listed manifest references was durable before the listing and is found.
+ * A snapshot committed later is not examined (the next check does), and packs written after the index
+ * was loaded are counted as unreferenced, not as damage. Listing snapshots last, as before, walked a
+ * snapshot committed meanwhile against an index that lacked its blobs and reported a healthy
+ * repository as damaged. */
 static int check_tenant(check_ctx *c)
 {
+	char (*ids)[HF_ID_HEX + 1] = NULL;
+	size_t nids = 0;
 	int rc;
 	c->rep->tenants++;
+	if (hf_manifest_list(c->r, c->t, &ids, &nids) < 0) {
+		ids = NULL;
+		nids = 0;
+		if ((rc = problem(c, "snapshots/", "unable to list snapshots: %s", hf_error_message())) < 0)
+			return rc;
+	}
 	if ((rc = hf_index_new(&c->ix)) < 0)
-		return rc;
+		goto done;
 	if ((rc = hf_index_load(c->ix, c->r, c->t, bad_index, c)) < 0)
 		goto done;
 	if ((rc = check_packs(c)) < 0)
 		goto done;
-	check_snapshots(c);
+	check_snapshots(c, ids, nids);
 done:
+	free(ids);
 	hf_index_free(c->ix);
 	c->ix = NULL;
 	free_bad(&c->bad);
@@ -548,29 +560,82 @@ done:
 	return rc;
 }
 
-static void record(hf_repo *r, const hf_check_options *o, const hf_check_report *rep)
+/* status: 0 no problem, 1 problems found, 2 could not run (`error` says why). */
+static void record(hf_repo *r, const hf_check_options *o, const hf_check_report *rep, int status, const char *error)
 {
 	hf_catalog_check k;
-	char detail[256];
+	char detail[256], *why = NULL;
+	json_t *j = NULL;
 	memset(&k, 0, sizeof(k));
 	k.time = hf_clock_now_ns();
 	k.tenant = o->tenant;
 	k.read_data = o->read_data_pct;
-	k.status = rep->nproblems ? 1 : 0;
-	k.errors = rep->nproblems;
-	snprintf(detail, sizeof(detail), "{\"snapshots\":%llu,\"packs\":%llu,\"packs_read\":%llu}",
-		 (unsigned long long)rep->snapshots, (unsigned long long)rep->packs,
-		 (unsigned long long)rep->packs_read);
-	k.detail = detail;
+	k.status = status;
+	k.errors = rep ? rep->nproblems : 0;
+	if (error) {
+		/* what made it fail, for whoever reads the catalog after a run that nobody watched */
+		if ((j = json_pack("{s:s}", "error", error)))
+			why = json_dumps(j, JSON_COMPACT);
+		k.detail = why ? why : "{\"error\":null}";
+	} else {
+		snprintf(detail, sizeof(detail), "{\"snapshots\":%llu,\"packs\":%llu,\"packs_read\":%llu}",
+			 (unsigned long long)rep->snapshots, (unsigned long long)rep->packs,
+			 (unsigned long long)rep->packs_read);
+		k.detail = detail;
+	}
 	if (hf_catalog_check_put(r->catalog, &k) < 0)
 		hf_log_warn("catalog not updated: %s", hf_error_message());
+	free(why);
+	json_decref(j);
+}
+
+/* A tenant record that does not open is damage: the master key that seals it was verified when the
+ * repository was unlocked (key slot and config digest), so it is reported, by its object name, and
+ * the other tenants are checked. */
+static int damaged_records(check_ctx *c, const hf_tenant_damage *bad, size_t n)
+{
+	int rc;
+	for (size_t i = 0; i < n; i++)
+		if ((rc = problem(c, bad[i].key, "tenant record %s", bad[i].message)) < 0)
+			return rc;
+	return 0;
+}
+
+/* check --tenant ID when the catalog names the tenant's record and it does not open: reported like
+ * in a check of every tenant (the scan describes it the same way), so that it is damage, exit 3. */
+static int damaged_record_of(check_ctx *c, const char *id, int rc)
+{
+	hf_catalog_tenant ct;
+	hf_tenant **all = NULL;
+	hf_tenant_damage *bad = NULL;
+	size_t n = 0, nbad = 0;
+	char msg[1024], key[64];
+	int found = 0;
+	if (rc != HF_EAUTH && rc != HF_ECORRUPT)
+		return rc;
+	snprintf(msg, sizeof(msg), "%s", hf_error_message());
+	if (hf_catalog_tenant_get(c->r->catalog, id, &ct) < 0 || !ct.tid || !hf_hex_valid(ct.tid, HF_TID_HEX) ||
+	    hf_tenant_scan(c->r, &all, &n, &bad, &nbad) < 0)
+		return hf_error_set(rc, "%s", msg);
+	snprintf(key, sizeof(key), "keys/tenants/%s", ct.tid);
+	for (size_t i = 0; i < nbad && !found; i++)
+		if (!strcmp(bad[i].key, key)) {
+			found = 1;
+			rc = damaged_records(c, &bad[i], 1);
+		}
+	for (size_t i = 0; i < n; i++)
+		hf_tenant_free(all[i]);
+	free(all);
+	hf_tenant_damage_free(bad, nbad);
+	return found ? rc : hf_error_set(rc, "%s", msg);
 }
 
 int hf_check(hf_repo *r, const hf_check_options *o, hf_check_report **out)
 {
 	check_ctx c;
 	hf_tenant **all = NULL;
-	size_t n = 0;
+	hf_tenant_damage *bad = NULL;
+	size_t n = 0, nbad = 0;
 	int rc = 0;
 
 	memset(&c, 0, sizeof(c));
@@ -578,18 +643,24 @@ int hf_check(hf_repo *r, const hf_check_options *o, hf_check_report **out)
 	c.o = o;
 	if (o->read_data_pct < 0 || o->read_data_pct > 100)
 		return hf_error_set(HF_EUSAGE, "read-data percentage must be between 0 and 100");
-	if (!(c.rep = calloc(1, sizeof(*c.rep))))
-		return hf_error_set(HF_ENOMEM, "out of memory");
+	if (!(c.rep = calloc(1, sizeof(*c.rep)))) {
+		rc = hf_error_set(HF_ENOMEM, "out of memory");
+		goto fail;
+	}
 	pthread_mutex_init(&c.mu, NULL);
 	if (o->tenant) {
-		if ((rc = hf_tenant_load(r, o->tenant, &c.t)) < 0)
-			goto fail;
-		rc = check_tenant(&c);
-		hf_tenant_free(c.t);
-		c.t = NULL;
+		if ((rc = hf_tenant_load(r, o->tenant, &c.t)) < 0) {
+			rc = damaged_record_of(&c, o->tenant, rc);
+		} else {
+			rc = check_tenant(&c);
+			hf_tenant_free(c.t);
+			c.t = NULL;
+		}
 	} else {
-		if ((rc = hf_tenant_load_all(r, &all, &n)) < 0)
+		if ((rc = hf_tenant_scan(r, &all, &n, &bad, &nbad)) < 0)
 			goto fail;
+		rc = damaged_records(&c, bad, nbad);
+		hf_tenant_damage_free(bad, nbad);
 		for (size_t i = 0; i < n && rc == 0; i++) {
 			c.t = all[i];
 			rc = check_tenant(&c);
@@ -601,13 +672,27 @@ int hf_check(hf_repo *r, const hf_check_options *o, hf_check_report **out)
 	}
 	if (rc < 0)
 		goto fail;
-	record(r, o, c.rep);
+	record(r, o, c.rep, c.rep->nproblems ? 1 : 0, NULL);
 	*out = c.rep;
 	pthread_mutex_destroy(&c.mu);
 	return 0;
 fail:
-	hf_check_report_free(c.rep);
-	pthread_mutex_destroy(&c.mu);
+	/* A run that could not finish is recorded too (status 2), so that the catalog shows a weekly
+	 * check that keeps failing; the caller still gets the original error and message. */
+	{
+		char msg[1024], hint[1024];
+		const char *h = hf_error_hint();
+		snprintf(msg, sizeof(msg), "%s", hf_error_message());
+		snprintf(hint, sizeof(hint), "%s", h ? h : "");
+		record(r, o, c.rep, 2, msg);
+		hf_error_set(rc, "%s", msg);
+		if (hint[0])
+			hf_error_set_hint("%s", hint);
+	}
+	if (c.rep) {
+		hf_check_report_free(c.rep);
+		pthread_mutex_destroy(&c.mu);
+	}
 	return rc;
 }
 

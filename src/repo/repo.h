@@ -101,8 +101,20 @@ int hf_tenant_create(hf_repo *r, const char *id, const char *tier, hf_tenant **o
 /* Load a tenant by user id: catalog first, then a scan of the repository's tenant records.
  * HF_ENOTFOUND "unknown tenant 'x'" when it does not exist. */
 int hf_tenant_load(hf_repo *r, const char *id, hf_tenant **out);
-/* Every tenant record in the repository. */
+/* Every tenant record in the repository that opens; each one that does not is named in a warning and
+ * left out, so that one damaged record does not lock out the other tenants. */
 int hf_tenant_load_all(hf_repo *r, hf_tenant ***out, size_t *n);
+/* A tenant record that exists but does not open (HF_EAUTH or HF_ECORRUPT): damage, since the master key
+ * was verified on unlock. */
+typedef struct hf_tenant_damage {
+	char key[HF_TID_HEX + 16]; /* "keys/tenants/<tid>" */
+	int code;
+	char *message;             /* what is wrong, without the object's name: "failed authentication ..." */
+} hf_tenant_damage;
+/* As hf_tenant_load_all, but the unreadable records are returned in *bad (free with
+ * hf_tenant_damage_free) instead of warned about. */
+int hf_tenant_scan(hf_repo *r, hf_tenant ***out, size_t *n, hf_tenant_damage **bad, size_t *nbad);
+void hf_tenant_damage_free(hf_tenant_damage *d, size_t n);
 void hf_tenant_free(hf_tenant *t);
 int hf_tenant_id_valid(const char *id);
 

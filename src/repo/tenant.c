@@ -119,8 +119,40 @@ typedef struct scan_ctx {
 	hf_repo *r;
 	hf_tenant **v;
 	size_t n, cap;
+	hf_tenant_damage *bad;
+	size_t nbad, capbad;
 	int err;
 } scan_ctx;
+
+/* A record that exists but does not open is damage, not a reason to refuse every other tenant: the
+ * repository key was verified on unlock (key slot and config digest), so a record that fails
+ * authentication under it was altered, truncated or put there from elsewhere. It is collected and the
+ * scan goes on. Any other failure (storage unreachable, out of memory) still ends the scan. */
+static int note_damage(scan_ctx *s, const char *tid, int code)
+{
+	const char *msg;
+	hf_tenant_damage *v = hf_array_grow(s->bad, &s->capbad, s->nbad, sizeof(*v), 4);
+	if (!v)
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	s->bad = v;
+	memset(&v[s->nbad], 0, sizeof(*v));
+	snprintf(v[s->nbad].key, sizeof(v[s->nbad].key), "keys/tenants/%s", tid);
+	v[s->nbad].code = code;
+	if (code == HF_EAUTH) { /* the generic message suspects a wrong key, which it is not */
+		msg = "failed authentication although the repository key was verified: the record is damaged "
+		      "or not this repository's";
+	} else { /* "tenant record 'keys/tenants/<tid>' is malformed (...)": the object is named apart */
+		char prefix[96];
+		snprintf(prefix, sizeof(prefix), "tenant record '%s' ", v[s->nbad].key);
+		msg = hf_error_message();
+		if (!strncmp(msg, prefix, strlen(prefix)))
+			msg += strlen(prefix);
+	}
+	if (!(v[s->nbad].message = strdup(msg)))
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	s->nbad++;
+	return 0;
+}
 
 static int scan_one(const char *name, uint64_t size, void *payload)
 {
@@ -132,8 +164,15 @@ static int scan_one(const char *name, uint64_t size, void *payload)
 	if (!hf_hex_valid(tid, HF_TID_HEX))
 		return 0;
 	if ((rc = load_by_tid(s->r, tid, &t)) < 0) {
-		s->err = rc;
-		return 1;
+		if (rc == HF_ENOTFOUND) /* listed, then gone: nothing to load */
+			return 0;
+		if (rc == HF_EAUTH || rc == HF_ECORRUPT)
+			rc = note_damage(s, tid, rc);
+		if (rc < 0) {
+			s->err = rc;
+			return 1;
+		}
+		return 0;
 	}
 	if (!(v = hf_array_grow(s->v, &s->cap, s->n, sizeof(*v), 16))) {
 		hf_tenant_free(t);
@@ -145,9 +184,16 @@ static int scan_one(const char *name, uint64_t size, void *payload)
 	return 0;
 }
 
-int hf_tenant_load_all(hf_repo *r, hf_tenant ***out, size_t *n)
+void hf_tenant_damage_free(hf_tenant_damage *d, size_t n)
 {
-	scan_ctx s = {r, NULL, 0, 0, 0};
+	for (size_t i = 0; d && i < n; i++)
+		free(d[i].message);
+	free(d);
+}
+
+int hf_tenant_scan(hf_repo *r, hf_tenant ***out, size_t *n, hf_tenant_damage **bad, size_t *nbad)
+{
+	scan_ctx s = {r, NULL, 0, 0, NULL, 0, 0, 0};
 	int rc = hf_storage_list(r->storage, "keys/tenants/", scan_one, &s);
 	if (s.err)
 		rc = s.err;
@@ -155,11 +201,35 @@ int hf_tenant_load_all(hf_repo *r, hf_tenant ***out, size_t *n)
 		for (size_t i = 0; i < s.n; i++)
 			hf_tenant_free(s.v[i]);
 		free(s.v);
+		hf_tenant_damage_free(s.bad, s.nbad);
 		return rc;
 	}
 	*out = s.v;
 	*n = s.n;
+	*bad = s.bad;
+	*nbad = s.nbad;
 	return 0;
+}
+
+/* Every readable record; each unreadable one is named in a warning and left out. */
+static int load_all_warn(hf_repo *r, hf_tenant ***out, size_t *n, size_t *nbad_out)
+{
+	hf_tenant_damage *bad = NULL;
+	size_t nbad = 0;
+	int rc = hf_tenant_scan(r, out, n, &bad, &nbad);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < nbad; i++)
+		hf_log_warn("skipping tenant record '%s', which %s", bad[i].key, bad[i].message);
+	hf_tenant_damage_free(bad, nbad);
+	if (nbad_out)
+		*nbad_out = nbad;
+	return 0;
+}
+
+int hf_tenant_load_all(hf_repo *r, hf_tenant ***out, size_t *n)
+{
+	return load_all_warn(r, out, n, NULL);
 }
 
 static int catalog_record(hf_repo *r, const hf_tenant *t)
@@ -175,7 +245,7 @@ int hf_tenant_load(hf_repo *r, const char *id, hf_tenant **out)
 {
 	hf_catalog_tenant ct;
 	hf_tenant **all = NULL, *found = NULL;
-	size_t n = 0;
+	size_t n = 0, nbad = 0;
 	int rc;
 
 	if (!hf_tenant_id_valid(id))
@@ -193,7 +263,7 @@ int hf_tenant_load(hf_repo *r, const char *id, hf_tenant **out)
 			return rc;
 	}
 	/* Not in the catalog (or stale): the repository is the source of truth. */
-	if ((rc = hf_tenant_load_all(r, &all, &n)) < 0)
+	if ((rc = load_all_warn(r, &all, &n, &nbad)) < 0)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
 		if (!found && strcmp(all[i]->id, id) == 0)
@@ -204,7 +274,11 @@ int hf_tenant_load(hf_repo *r, const char *id, hf_tenant **out)
 	free(all);
 	if (!found) {
 		rc = hf_error_set(HF_ENOTFOUND, "unknown tenant '%s' in repository '%s'", id, r->storage->url);
-		hf_error_set_hint("list tenants with 'holdfast tenant list'; add one with 'holdfast tenant add'");
+		if (nbad) /* it may be one of them: say so rather than only "unknown" */
+			hf_error_set_hint("%zu tenant record(s) could not be opened (named above) and may hold it; "
+					  "'holdfast check' reports them", nbad);
+		else
+			hf_error_set_hint("list tenants with 'holdfast tenant list'; add one with 'holdfast tenant add'");
 		return rc;
 	}
 	catalog_record(r, found);

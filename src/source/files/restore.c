@@ -1000,10 +1000,17 @@ static void restore_reused(restore *rs)
 		const hf_files_entry *e = &rs->list.v[d->idx];
 		struct timespec ts[2] = {{0, UTIME_OMIT}, d->mtime};
 		const char *base;
+		struct stat st;
 		int dirfd;
+		/* the mode only when it was changed: a directory of another owner (a shared tmp) was
+		 * written into as it was, and chmod would fail on it */
 		if (open_parent(rs, &c, e->m.name, &dirfd, &base) < 0 ||
-		    fchmodat(dirfd, base, d->mode, 0) < 0 || utimensat(dirfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
-			hf_log_warn("unable to put back the mode and time of '%s/%s'", rs->target, e->m.name);
+		    fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+		    ((st.st_mode & 07777) != d->mode && fchmodat(dirfd, base, d->mode, 0) < 0))
+			hf_log_warn("unable to put back the mode of '%s/%s'", rs->target, e->m.name);
+		else if (utimensat(dirfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
+			hf_log_warn("unable to put back the modification time of '%s/%s': %s", rs->target,
+			            e->m.name, strerror(errno));
 	}
 	dircache_reset(&c);
 	if (rs->root_mtime.tv_nsec != UTIME_OMIT)

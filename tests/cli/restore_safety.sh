@@ -38,6 +38,12 @@ tree_manifest "$T/r" >"$T/after"
 if ! diff -u "$T/before" "$T/after" >&2; then
 	fail "a failed --overwrite restore changed the existing tree"
 fi
+say "  --keep-going --overwrite: the damaged file keeps its old content, the others are replaced"
+expect_status 3 hf restore --tenant acme --snapshot "$S1" --target "$T/r" --overwrite --keep-going
+[ "$(cat "$R/var/lib/state/blob.bin")" = "local change" ] || fail "the damaged file's old content is gone"
+cmp -s "$T/src/etc/app/app.conf" "$R/etc/app/app.conf" || fail "app.conf was not replaced"
+[ -d "$R/etc/app/empty-dir" ] && [ ! -L "$R/etc/app/run.sh" ] || fail "entries were not replaced"
+[ -z "$(find "$T/r" -name '.holdfast-*')" ] || fail "hidden names left in the target"
 say "  and once the data is intact, --overwrite replaces everything (no hidden names left)"
 flip_byte "$REPO/$BIGPACK" $(($(stat -c %s "$REPO/$BIGPACK") / 2))   # flipped back
 ok hf restore --tenant acme --snapshot "$S1" --target "$T/r" --overwrite
@@ -74,6 +80,7 @@ for attempt in 1 2 3 4 5; do
 	break
 done
 [ "$caught" = 1 ] || fail "never caught the restore while it was writing"
+! grep -qE 'runtime error:|AddressSanitizer|LeakSanitizer' "$T/sig.err" || { cat "$T/sig.err" >&2; fail "sanitizer report"; }
 [ "$status" = 130 ] || { cat "$T/sig.err" >&2; fail "an interrupted restore exited with $status, not 130"; }
 grep -q 'interrupted' "$T/sig.err" || { cat "$T/sig.err" >&2; fail "no 'interrupted' in the message"; }
 RS=$(restored_root "$T/rs" "$T/big")

@@ -5,6 +5,7 @@
 #ifndef HOLDFAST_H
 #define HOLDFAST_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -179,7 +180,7 @@ typedef struct hf_snapshot_info {
 int hf_snapshot_list(hf_repo *r, const char *tenant, hf_snapshot_info **out, size_t *n, size_t *unreadable);
 void hf_snapshot_info_free(hf_snapshot_info *s, size_t n);
 
-#define HF_RESTORE_OPTIONS_VERSION 1
+#define HF_RESTORE_OPTIONS_VERSION 2 /* 2: cancel */
 typedef struct hf_restore_options {
 	int version;
 	const char *tenant;
@@ -196,6 +197,11 @@ typedef struct hf_restore_options {
 	int in_place;
 	hf_progress_cb progress;
 	void *progress_payload;
+	/* Version 2. A restore into target_dir stops when *cancel becomes non-zero, removes the files it
+	 * had not finished, puts back what it replaced and returns HF_EINTERRUPTED. Meant to be set from
+	 * the caller's SIGINT/SIGTERM handler (the library installs none). NULL = never; not yet
+	 * honoured by tar and PostgreSQL restores. */
+	const volatile sig_atomic_t *cancel;
 } hf_restore_options;
 
 typedef struct hf_restore_result {

@@ -1,6 +1,7 @@
 /* snapshots and restore. */
 #include "cli.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +55,45 @@ done:
 	return rc;
 }
 
+/* SIGINT, SIGTERM and SIGHUP during a restore into a directory (Ctrl-C, systemd stop, a closed
+ * terminal) only set this flag: the library's writers stop at the next chunk, the files not finished
+ * are removed and the run exits with 130, instead of dying with half-written files under their final
+ * names. The handler stays installed, so a second signal does not cut that cleanup short. */
+static volatile sig_atomic_t restore_cancel;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	restore_cancel = 1;
+}
+
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGHUP};
+#define NSTOP ((int)(sizeof(stop_signals) / sizeof(stop_signals[0])))
+
+static void catch_stop_signals(struct sigaction *old)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sa.sa_flags = SA_RESTART; /* a write or read the signal lands in finishes; the flag is polled */
+	sigfillset(&sa.sa_mask);
+	for (int i = 0; i < NSTOP; i++) {
+		sigaction(stop_signals[i], NULL, &old[i]);
+		/* an ignored signal stays ignored: nohup, or SIGINT of a background job, means "keep going" */
+		if (old[i].sa_handler != SIG_IGN || (old[i].sa_flags & SA_SIGINFO))
+			sigaction(stop_signals[i], &sa, NULL);
+	}
+}
+
+static void release_stop_signals(const struct sigaction *old)
+{
+	for (int i = 0; i < NSTOP; i++)
+		sigaction(stop_signals[i], &old[i], NULL);
+}
+
 int cmd_restore(cli *c)
 {
+	struct sigaction old_sig[NSTOP];
 	static const cli_opt_id opts[] = {O_TENANT, O_SNAPSHOT, O_AT, O_SOURCE, O_TARGET, O_TAR, O_TARGET_PG,
 					  O_IN_PLACE, O_INCLUDE, O_OVERWRITE, O_KEEP_GOING, O_THREADS, O_JSON, O_QUIET};
 	hf_repo *r = NULL;
@@ -91,7 +129,15 @@ int cmd_restore(cli *c)
 	if ((rc = cli_open_repo(c, &r)) < 0)
 		return rc;
 	memset(&res, 0, sizeof(res));
+	/* tar and PostgreSQL restores do not poll the flag yet: a signal ends them as before (a partial
+	 * tar file; the server rolls the transaction back) */
+	if (o.target_dir) {
+		o.cancel = &restore_cancel;
+		catch_stop_signals(old_sig);
+	}
 	rc = hf_restore(r, &o, &res);
+	if (o.target_dir)
+		release_stop_signals(old_sig);
 	if (rc < 0) {
 		rc = cli_fail(rc, NULL);
 		goto done;

@@ -119,6 +119,7 @@ int hf_restore(hf_repo *r, const hf_restore_options *o, hf_restore_result *out)
 	fo.include = o->include;
 	fo.ninclude = o->ninclude;
 	fo.keep_going = o->keep_going;
+	fo.cancel = o->version >= 2 ? o->cancel : NULL; /* older callers' structs end before it */
 	/* local restores overlap I/O with a few more threads than cores; remote reads are latency-bound
 	 * and want as many requests in flight as --parallel allows */
 	fo.threads = hf_storage_has(r->storage, HF_STORAGE_FEAT_LOCAL) ? (r->threads > 4 ? r->threads : 4)

@@ -6,6 +6,7 @@
 
 #include "source/source.h"
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,9 @@ typedef struct hf_files_restore_opts {
 	size_t ninclude;
 	int threads;    /* file content writers; 0 = 2 (restore only) */
 	int keep_going; /* skip files whose data is damaged, count them, return HF_ECORRUPT */
+	/* restore only: when it becomes non-zero (e.g. set by the caller's signal handler), the restore
+	 * stops, undoes what it had not finished and returns HF_EINTERRUPTED; NULL = never */
+	const volatile sig_atomic_t *cancel;
 } hf_files_restore_opts;
 
 /* Walk paths (lstat, symlinks never followed) and push their entries into sink in a deterministic

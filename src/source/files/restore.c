@@ -1,5 +1,9 @@
 /* Restore of a snapshot into a directory: one thread creates the tree in walk order, a pool writes
  * file contents (biggest first, zero runs left as holes), directory metadata is applied last.
+ * A failed or cancelled restore leaves what existed before exactly as it was: an entry that replaces
+ * an existing one (overwrite) is created under a hidden name and renamed over the old one only once
+ * every file is complete; existing directories that are reused get only the permission bits the
+ * restore needs, and their modes and mtimes are put back on failure.
  * Everything is opened relative to the target without following symlinks (openat2 RESOLVE_BENEATH |
  * RESOLVE_NO_SYMLINKS, or one component at a time with O_NOFOLLOW), so nothing escapes the target.
  * Files are created by the one creating thread: creating them from the pool made the threads spin on
@@ -48,15 +52,35 @@ typedef struct job {
  * the other core idle. */
 #define EARLY_FILE (1u << 20)
 
-enum { ENTRY_CREATED = 1, ENTRY_DONE = 2 };
+/* ENTRY_GONE: removed again (damaged data with keep_going) */
+enum { ENTRY_CREATED = 1, ENTRY_DONE = 2, ENTRY_GONE = 3 };
+
+/* An existing directory the restore writes into: what to put back if it fails. */
+typedef struct reused_dir {
+	size_t idx;
+	mode_t mode;
+	struct timespec mtime;
+} reused_dir;
 
 typedef struct restore {
 	hf_snapshot_reader *r;
 	const char *target;
 	int rootfd;
 	int overwrite, keep_going, threads, is_root;
+	const volatile sig_atomic_t *cancel;
 	hf_files_list list;
 	hf_files_stats *st;
+	/* Replacements (overwrite only), per list entry: for a non-directory, the hidden name in the same
+	 * directory it is created under until commit_replaced renames it over the old entry; for a
+	 * directory that took the place of a non-directory, the hidden name the old entry was moved to.
+	 * Written by the creating thread before the entry's content job can start. */
+	char **hidden;
+	size_t nhidden;
+	hf_files_map hidden_idx; /* names with a hidden name -> list index (for hardlinks to them) */
+	reused_dir *reused;      /* existing directories written into, in list order */
+	size_t nreused, reused_cap;
+	struct timespec root_mtime;
+	int dirs_done; /* finish_dirs completed: directories carry the snapshot's metadata */
 	/* content phase */
 	job *jobs;
 	size_t njobs, next;
@@ -101,13 +125,38 @@ static int errno_error(restore *rs, int e, const char *what, const char *name)
 	return hf_error_set_errno(hf_error_from_errno(e), e, "unable to %s '%s/%s'", what, rs->target, name);
 }
 
-/* Open the components of the parent of name one by one, never following a symlink; components
- * missing from the snapshot are created (mode 0755). */
-static int open_parent(restore *rs, dircache *c, const char *name, int *dirfd, const char **base)
+/* 1 once the restore is to stop: a thread failed or the caller cancelled. The caller's flag is
+ * folded into stop, so every thread sees one condition. */
+static int stopping(restore *rs)
+{
+	if (rs->cancel && *rs->cancel)
+		atomic_store(&rs->stop, 1);
+	return atomic_load(&rs->stop);
+}
+
+static int interrupted_error(restore *rs)
+{
+	hf_error_set(HF_EINTERRUPTED, "restore into '%s' interrupted", rs->target);
+	hf_error_set_hint("the files it had not finished were removed and the entries they were to replace "
+	                  "kept; run it again, allowing overwriting, to finish it");
+	return HF_EINTERRUPTED;
+}
+
+/* The name entry i exists under for now: its hidden name while it waits to replace an old entry. */
+static const char *cur_name(const restore *rs, size_t i, const char *base)
+{
+	return rs->hidden && rs->hidden[i] && rs->list.v[i].m.type != HF_ENTRY_DIR ? rs->hidden[i] : base;
+}
+
+/* Open the components of the parent of name one by one, never following a symlink; with create,
+ * components missing from the snapshot are created (mode 0755). Returns 0 or an errno value, with
+ * *failed set to the length of the name up to the component that could not be opened. */
+static int walk_parent(restore *rs, dircache *c, const char *name, int create, int *dirfd, const char **base,
+                       size_t *failed)
 {
 	size_t plen = hf_files_parent_len(name);
 	char *path;
-	int cur = rs->rootfd, rc = 0;
+	int cur = rs->rootfd, e = 0;
 
 	*base = name + (plen ? plen + 1 : 0);
 	if (!plen) {
@@ -120,21 +169,17 @@ static int open_parent(restore *rs, dircache *c, const char *name, int *dirfd, c
 	}
 	dircache_reset(c);
 	if (!(path = strndup(name, plen)))
-		return hf_error_set(HF_ENOMEM, "out of memory");
+		return ENOMEM;
 	for (char *p = path, *slash; p; p = slash ? slash + 1 : NULL) {
 		int fd;
 		if ((slash = strchr(p, '/')))
 			*slash = '\0';
 		fd = openat(cur, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 && errno == ENOENT && (mkdirat(cur, p, 0755) == 0 || errno == EEXIST))
+		if (fd < 0 && errno == ENOENT && create && (mkdirat(cur, p, 0755) == 0 || errno == EEXIST))
 			fd = openat(cur, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) {
-			int e = errno;
-			rc = e == ELOOP || e == ENOTDIR
-			         ? hf_error_set(HF_ECORRUPT,
-			                        "unable to restore '%s': '%s/%s' is not a directory", name,
-			                        rs->target, path)
-			         : errno_error(rs, e, "open directory", path);
+			e = errno;
+			*failed = strlen(path);
 			break;
 		}
 		if (cur != rs->rootfd)
@@ -143,11 +188,11 @@ static int open_parent(restore *rs, dircache *c, const char *name, int *dirfd, c
 		if (slash)
 			*slash = '/';
 	}
-	if (rc < 0) {
+	if (e) {
 		if (cur != rs->rootfd)
 			close(cur);
 		free(path);
-		return rc;
+		return e;
 	}
 	c->path = path;
 	c->fd = cur;
@@ -155,16 +200,34 @@ static int open_parent(restore *rs, dircache *c, const char *name, int *dirfd, c
 	return 0;
 }
 
-/* Called when creating name failed with EEXIST: 1 to reuse an existing directory, 0 when the old
- * entry was removed (overwrite), or an error. */
-static int make_room(restore *rs, int dirfd, const char *base, const hf_files_entry *e)
+/* walk_parent creating what is missing, with the error set. */
+static int open_parent(restore *rs, dircache *c, const char *name, int *dirfd, const char **base)
 {
-	struct stat st;
-	if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : errno_error(rs, errno, "inspect", e->m.name);
-	if (S_ISDIR(st.st_mode)) {
+	size_t failed = 0;
+	int e = walk_parent(rs, c, name, 1, dirfd, base, &failed);
+	if (!e)
+		return 0;
+	if (e == ENOMEM)
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	if (e == ELOOP || e == ENOTDIR)
+		return hf_error_set(HF_ECORRUPT, "unable to restore '%s': '%s/%.*s' is not a directory", name,
+		                    rs->target, (int)failed, name);
+	return hf_error_set_errno(hf_error_from_errno(e), e, "unable to open directory '%s/%.*s'", rs->target,
+	                          (int)failed, name);
+}
+
+enum { ROOM_FREE, ROOM_REUSE, ROOM_REPLACE };
+
+/* Called when creating name failed with EEXIST: ROOM_REUSE for an existing directory (its stat in
+ * *st), ROOM_REPLACE when the old entry is to be replaced (overwrite), ROOM_FREE when it is gone, or
+ * an error. Nothing is removed here: the old entry stays until the new one is complete. */
+static int make_room(restore *rs, int dirfd, const char *base, const hf_files_entry *e, struct stat *st)
+{
+	if (fstatat(dirfd, base, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? ROOM_FREE : errno_error(rs, errno, "inspect", e->m.name);
+	if (S_ISDIR(st->st_mode)) {
 		if (e->m.type == HF_ENTRY_DIR)
-			return 1;
+			return ROOM_REUSE;
 		return hf_error_set(HF_EEXISTS, "'%s/%s' already exists and is a directory", rs->target,
 		                    e->m.name);
 	}
@@ -173,8 +236,92 @@ static int make_room(restore *rs, int dirfd, const char *base, const hf_files_en
 		hf_error_set_hint("restore into an empty directory or allow overwriting");
 		return HF_EEXISTS;
 	}
-	if (unlinkat(dirfd, base, 0) < 0 && errno != ENOENT)
-		return errno_error(rs, errno, "replace", e->m.name);
+	return ROOM_REPLACE;
+}
+
+/* An existing directory is written into: it gets only the owner bits it lacks (entries are opened
+ * through it and created in it), and its mode and mtime are remembered so that a failed restore
+ * puts them back; a successful one gives it the snapshot's in finish_dirs. */
+static int reuse_dir(restore *rs, int dirfd, const char *base, const hf_files_entry *e, const struct stat *st)
+{
+	if (rs->nreused == rs->reused_cap) {
+		size_t cap = rs->reused_cap ? rs->reused_cap * 2 : 16;
+		reused_dir *v = realloc(rs->reused, cap * sizeof(*v));
+		if (!v)
+			return hf_error_set(HF_ENOMEM, "out of memory");
+		rs->reused = v;
+		rs->reused_cap = cap;
+	}
+	rs->reused[rs->nreused++] = (reused_dir){(size_t)(e - rs->list.v), st->st_mode & 07777, st->st_mtim};
+	/* as before, a directory whose mode cannot be changed is tried as it is */
+	if ((st->st_mode & S_IRWXU) != S_IRWXU)
+		(void)fchmodat(dirfd, base, (st->st_mode & 07777) | S_IRWXU, 0);
+	return 0;
+}
+
+static int create_node(int dirfd, const char *base, const hf_files_entry *e, int ldir, const char *lbase);
+
+/* A hidden name in the same directory; the pid and entry index make a clash with another restore
+ * unlikely, and the attempt number gets past leftovers of a killed one. */
+static void hidden_name(char *buf, size_t n, const char *kind, size_t idx, unsigned attempt)
+{
+	snprintf(buf, n, ".holdfast-%s-%ld-%zu-%u", kind, (long)getpid(), idx, attempt);
+}
+
+static int set_hidden(restore *rs, size_t i, const char *name)
+{
+	if (!(rs->hidden[i] = strdup(name)))
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	rs->nhidden++;
+	if (hf_files_map_put(&rs->hidden_idx, rs->list.v[i].m.name, NULL, (int64_t)i) < 0)
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	return 0;
+}
+
+/* Overwrite of a non-directory: create the new entry under a hidden name; commit_replaced renames it
+ * over the old one once every file is complete, and a failed restore removes it, so the old entry
+ * stays intact until then. */
+static int create_hidden(restore *rs, int dirfd, const hf_files_entry *e, int ldir, const char *lbase)
+{
+	size_t i = (size_t)(e - rs->list.v);
+	char name[96];
+	for (unsigned attempt = 0; attempt < 100; attempt++) {
+		hidden_name(name, sizeof(name), "new", i, attempt);
+		if (create_node(dirfd, name, e, ldir, lbase) == 0)
+			return set_hidden(rs, i, name);
+		if (errno != EEXIST)
+			return errno_error(rs, errno, e->m.type == HF_ENTRY_HARDLINK ? "link" : "create", e->m.name);
+	}
+	return errno_error(rs, EEXIST, "create", e->m.name);
+}
+
+/* Overwrite of a non-directory by a directory: entries are created below the directory by name, so
+ * it cannot wait under a hidden name; the old entry is moved aside instead, removed on commit and
+ * moved back (after the new directory is removed) on failure. */
+static int replace_by_dir(restore *rs, int dirfd, const char *base, const hf_files_entry *e)
+{
+	size_t i = (size_t)(e - rs->list.v);
+	char name[96];
+	struct stat st;
+	int rc = -1;
+	for (unsigned attempt = 0; attempt < 100 && rc < 0; attempt++) {
+		hidden_name(name, sizeof(name), "old", i, attempt);
+		rc = renameat2(dirfd, base, dirfd, name, RENAME_NOREPLACE);
+		if (rc < 0 && (errno == EINVAL || errno == ENOSYS) && fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    errno == ENOENT)
+			rc = renameat(dirfd, base, dirfd, name); /* no RENAME_NOREPLACE on this file system */
+		if (rc < 0 && errno != EEXIST)
+			return errno_error(rs, errno, "replace", e->m.name);
+	}
+	if (rc < 0)
+		return errno_error(rs, EEXIST, "replace", e->m.name);
+	if ((rc = set_hidden(rs, i, name)) < 0) {
+		if (!rs->hidden[i]) /* else the failure path moves it back */
+			(void)renameat(dirfd, name, dirfd, base);
+		return rc;
+	}
+	if (mkdirat(dirfd, base, 0700) < 0)
+		return errno_error(rs, errno, "create", e->m.name);
 	return 0;
 }
 
@@ -196,24 +343,56 @@ static int dir_is_empty(int dirfd)
 	return empty;
 }
 
-/* Refuse before writing anything if the target already holds one of the entries. */
+/* Refuse before writing anything if the target already holds one of the entries. Each name is
+ * looked up in its parent, opened one component at a time (nothing is created): a whole stored name
+ * can be longer than PATH_MAX, and a symlink in the target is never followed. */
 static int check_existing(restore *rs)
 {
-	for (size_t i = 0; i < rs->list.len; i++) {
+	dircache c = {NULL, -1};
+	char *missing = NULL; /* a parent found missing: nothing below it can exist */
+	size_t mlen = 0;
+	int rc = 0;
+	for (size_t i = 0; i < rs->list.len && rc == 0; i++) {
 		const hf_files_entry *e = &rs->list.v[i];
+		const char *base;
+		size_t failed = 0;
 		struct stat st;
-		if (fstatat(rs->rootfd, e->m.name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno == ENOENT || errno == ENOTDIR)
-				continue;
-			return errno_error(rs, errno, "inspect", e->m.name);
+		int dirfd, err;
+		if (stopping(rs)) {
+			rc = STOPPED;
+			break;
+		}
+		if (missing && !strncmp(e->m.name, missing, mlen) && e->m.name[mlen] == '/')
+			continue;
+		if ((err = walk_parent(rs, &c, e->m.name, 0, &dirfd, &base, &failed)) != 0) {
+			if (err == ENOMEM) {
+				rc = hf_error_set(HF_ENOMEM, "out of memory");
+			} else if (err == ENOENT || err == ENOTDIR || err == ELOOP) {
+				/* a parent that is not a directory was refused as an entry of its own before */
+				free(missing);
+				if (!(missing = strndup(e->m.name, failed)))
+					rc = hf_error_set(HF_ENOMEM, "out of memory");
+				mlen = failed;
+			} else {
+				rc = hf_error_set_errno(hf_error_from_errno(err), err, "unable to inspect '%s/%.*s'",
+				                        rs->target, (int)failed, e->m.name);
+			}
+			continue;
+		}
+		if (fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT)
+				rc = errno_error(rs, errno, "inspect", e->m.name);
+			continue;
 		}
 		if (e->m.type == HF_ENTRY_DIR && S_ISDIR(st.st_mode))
 			continue;
 		hf_error_set(HF_EEXISTS, "'%s/%s' already exists", rs->target, e->m.name);
 		hf_error_set_hint("restore into an empty directory or allow overwriting");
-		return HF_EEXISTS;
+		rc = HF_EEXISTS;
 	}
-	return 0;
+	free(missing);
+	dircache_reset(&c);
+	return rc;
 }
 
 static struct timespec mtime_ts(int64_t ns)
@@ -307,21 +486,32 @@ static int create_entry(restore *rs, dircache *c, dircache *lc, const hf_files_e
 		pthread_mutex_unlock(&rs->mu);
 		return 0;
 	}
-	if (e->m.type == HF_ENTRY_HARDLINK && (rc = open_parent(rs, lc, e->m.link_target, &ldir, &lbase)) < 0)
-		return rc;
+	if (e->m.type == HF_ENTRY_HARDLINK) {
+		if ((rc = open_parent(rs, lc, e->m.link_target, &ldir, &lbase)) < 0)
+			return rc;
+		if (rs->nhidden) { /* a replacing file waits under its hidden name: link that */
+			hf_files_map_slot *s = hf_files_map_get(&rs->hidden_idx, e->m.link_target);
+			if (s)
+				lbase = cur_name(rs, (size_t)s->num, lbase);
+		}
+	}
 	if ((rc = open_parent(rs, c, e->m.name, &dirfd, &base)) < 0)
 		return rc;
 	if (create_node(dirfd, base, e, ldir, lbase) < 0) {
+		struct stat st;
 		if (errno != EEXIST)
 			return errno_error(rs, errno, e->m.type == HF_ENTRY_HARDLINK ? "link" : "create",
 			                   e->m.name);
-		if ((rc = make_room(rs, dirfd, base, e)) < 0)
+		if ((rc = make_room(rs, dirfd, base, e, &st)) < 0)
 			return rc;
-		if (rc == 0 && create_node(dirfd, base, e, ldir, lbase) < 0)
+		if (rc == ROOM_FREE && create_node(dirfd, base, e, ldir, lbase) < 0)
 			return errno_error(rs, errno, "create", e->m.name);
-		/* A reused directory must be writable for now; its mode is set in finish_dirs. */
-		if (rc == 1)
-			(void)fchmodat(dirfd, base, 0700, 0);
+		if (rc == ROOM_REUSE && (rc = reuse_dir(rs, dirfd, base, e, &st)) < 0)
+			return rc;
+		if (rc == ROOM_REPLACE &&
+		    (rc = e->m.type == HF_ENTRY_DIR ? replace_by_dir(rs, dirfd, base, e)
+		                                    : create_hidden(rs, dirfd, e, ldir, lbase)) < 0)
+			return rc;
 	}
 	rs->state[e - rs->list.v] = ENTRY_CREATED;
 	pthread_mutex_lock(&rs->mu); /* content writers may be counting too */
@@ -332,7 +522,7 @@ static int create_entry(restore *rs, dircache *c, dircache *lc, const hf_files_e
 	pthread_mutex_unlock(&rs->mu);
 	if (e->m.type == HF_ENTRY_SYMLINK || e->m.type == HF_ENTRY_FIFO || e->m.type == HF_ENTRY_CHR ||
 	    e->m.type == HF_ENTRY_BLK)
-		return apply_meta_at(rs, dirfd, base, e);
+		return apply_meta_at(rs, dirfd, cur_name(rs, (size_t)(e - rs->list.v), base), e);
 	return 0;
 }
 
@@ -444,7 +634,7 @@ static int content_cb(const void *data, size_t len, void *payload)
 {
 	worker *w = payload;
 	int rc;
-	if (atomic_load(&w->rs->stop))
+	if (stopping(w->rs))
 		return w->werr = STOPPED;
 	if (len >= HOLE_MIN && all_zero(data, len)) {
 		if ((rc = direct_end(w)) < 0 || (rc = flush(w)) < 0)
@@ -480,10 +670,11 @@ static int open_created(worker *w, const hf_files_entry *e, int *fd)
 {
 	restore *rs = w->rs;
 	const int flags = O_WRONLY | O_NOFOLLOW | O_CLOEXEC;
+	size_t i = (size_t)(e - rs->list.v);
 	const char *base;
 	int dirfd, rc;
 
-	if (!atomic_load(&no_openat2)) {
+	if (!atomic_load(&no_openat2) && !(rs->hidden && rs->hidden[i])) {
 		struct open_how how = {.flags = (uint64_t)flags, .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS};
 		long r = syscall(SYS_openat2, rs->rootfd, e->m.name, &how, sizeof(how));
 		if (r >= 0) {
@@ -495,7 +686,7 @@ static int open_created(worker *w, const hf_files_entry *e, int *fd)
 	}
 	if ((rc = open_parent(rs, &w->cache, e->m.name, &dirfd, &base)) < 0)
 		return rc;
-	if ((*fd = openat(dirfd, base, flags)) < 0)
+	if ((*fd = openat(dirfd, cur_name(rs, i, base), flags)) < 0)
 		return errno_error(rs, errno, "open", e->m.name);
 	return 0;
 }
@@ -557,8 +748,10 @@ static void skip_damaged(worker *w, const hf_files_entry *e)
 		const hf_files_entry *x = &rs->list.v[i];
 		if (x != e && !(x->m.type == HF_ENTRY_HARDLINK && !strcmp(x->m.link_target, e->m.name)))
 			continue;
+		/* an entry waiting to replace an old one is removed under its hidden name: the old one stays */
+		rs->state[x - rs->list.v] = ENTRY_GONE;
 		if (open_parent(rs, &w->cache, x->m.name, &dirfd, &base) == 0 &&
-		    unlinkat(dirfd, base, 0) == 0 && x != e)
+		    unlinkat(dirfd, cur_name(rs, (size_t)(x - rs->list.v), base), 0) == 0 && x != e)
 			links++;
 	}
 	pthread_mutex_lock(&rs->mu);
@@ -590,7 +783,7 @@ static void *worker_main(void *arg)
 		const hf_files_entry *e;
 		int rc;
 		pthread_mutex_lock(&rs->mu);
-		for (e = NULL; rs->next < rs->njobs && !atomic_load(&rs->stop);) {
+		for (e = NULL; rs->next < rs->njobs && !stopping(rs);) {
 			const hf_files_entry *x = &rs->list.v[rs->jobs[rs->next].idx];
 			if (rs->created > 0 || early_entry(rs, x)) {
 				e = x;
@@ -648,7 +841,7 @@ static int create_all(restore *rs, int early)
 	for (size_t i = 0; i < rs->list.len && rc == 0; i++) {
 		if (early_entry(rs, &rs->list.v[i]) != early)
 			continue;
-		if (atomic_load(&rs->stop)) /* a content writer failed */
+		if (stopping(rs)) /* a content writer failed, or the caller cancelled */
 			rc = STOPPED;
 		else
 			rc = create_entry(rs, &c, &lc, &rs->list.v[i]);
@@ -719,6 +912,8 @@ static int run_workers(restore *rs)
 		rc = hf_error_set(rs->err, "%s", rs->errmsg);
 		if (rs->errhint[0])
 			hf_error_set_hint("%s", rs->errhint);
+	} else if (stopping(rs)) { /* only a cancel stops without an error */
+		rc = interrupted_error(rs);
 	}
 done:
 	for (size_t i = 0; ws && i < n; i++) {
@@ -730,8 +925,33 @@ done:
 	return rc;
 }
 
+/* Remove the directory base under dirfd and everything below it (never following a symlink). */
+static void remove_tree(int dirfd, const char *base)
+{
+	int fd = openat(dirfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		(void)unlinkat(dirfd, base, AT_REMOVEDIR);
+		return;
+	}
+	(void)fchmod(fd, S_IRWXU); /* a finished read-only directory */
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (unlinkat(fd, de->d_name, 0) < 0 && (errno == EISDIR || errno == EPERM))
+			remove_tree(fd, de->d_name);
+	}
+	closedir(d);
+	(void)unlinkat(dirfd, base, AT_REMOVEDIR);
+}
+
 /* After a failure: remove every file this restore created but did not finish (content and metadata),
- * with its other names, so that what is left is complete or absent, never empty or half written. */
+ * with its other names, so that what is left is complete or absent, never empty or half written.
+ * Entries still waiting under a hidden name to replace an old one are removed however far they got,
+ * and an old entry moved aside for a directory is put back: what existed before stays as it was. */
 static void remove_unfinished(restore *rs)
 {
 	hf_files_map open = HF_FILES_MAP_INIT;
@@ -748,10 +968,83 @@ static void remove_unfinished(restore *rs)
 			if (!pass) /* on failure (out of memory) its other names stay: they are not the file's content */
 				(void)hf_files_map_put(&open, e->m.name, NULL, 0);
 			if (open_parent(rs, &c, e->m.name, &dirfd, &base) == 0)
-				(void)unlinkat(dirfd, base, 0);
+				(void)unlinkat(dirfd, cur_name(rs, i, base), 0);
 		}
+	for (size_t i = 0; rs->nhidden && i < rs->list.len; i++) {
+		const hf_files_entry *e = &rs->list.v[i];
+		const char *base;
+		int dirfd;
+		if (!rs->hidden[i] || open_parent(rs, &c, e->m.name, &dirfd, &base) < 0)
+			continue;
+		if (e->m.type != HF_ENTRY_DIR) {
+			(void)unlinkat(dirfd, rs->hidden[i], 0);
+			continue;
+		}
+		remove_tree(dirfd, base); /* all of it was created by this restore */
+		if (renameat(dirfd, rs->hidden[i], dirfd, base) < 0)
+			hf_log_warn("unable to put back '%s/%s' (kept as '%s'): %s", rs->target, e->m.name,
+			            rs->hidden[i], strerror(errno));
+	}
 	dircache_reset(&c);
 	hf_files_map_free(&open);
+}
+
+/* After a failure: existing directories the restore wrote into get their mode and mtime back
+ * (deepest first, after everything below them was removed), and so does the target itself. */
+static void restore_reused(restore *rs)
+{
+	struct timespec root[2] = {{0, UTIME_OMIT}, rs->root_mtime};
+	dircache c = {NULL, -1};
+	for (size_t k = rs->nreused; k-- > 0;) {
+		const reused_dir *d = &rs->reused[k];
+		const hf_files_entry *e = &rs->list.v[d->idx];
+		struct timespec ts[2] = {{0, UTIME_OMIT}, d->mtime};
+		const char *base;
+		struct stat st;
+		int dirfd;
+		/* the mode only when it was changed: a directory of another owner (a shared tmp) was
+		 * written into as it was, and chmod would fail on it */
+		if (open_parent(rs, &c, e->m.name, &dirfd, &base) < 0 ||
+		    fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+		    ((st.st_mode & 07777) != d->mode && fchmodat(dirfd, base, d->mode, 0) < 0))
+			hf_log_warn("unable to put back the mode of '%s/%s'", rs->target, e->m.name);
+		else if (utimensat(dirfd, base, ts, AT_SYMLINK_NOFOLLOW) < 0)
+			hf_log_warn("unable to put back the modification time of '%s/%s': %s", rs->target,
+			            e->m.name, strerror(errno));
+	}
+	dircache_reset(&c);
+	if (rs->root_mtime.tv_nsec != UTIME_OMIT)
+		(void)futimens(rs->rootfd, root);
+}
+
+/* Every file is complete: the entries waiting under hidden names replace the old ones, and the old
+ * entries moved aside for directories are removed. A failure here (rename within one directory)
+ * leaves each name with its old or its new entry, both complete. */
+static int commit_replaced(restore *rs)
+{
+	dircache c = {NULL, -1};
+	int rc = 0;
+	for (size_t i = 0; rs->nhidden && i < rs->list.len && rc == 0; i++) {
+		const hf_files_entry *e = &rs->list.v[i];
+		const char *base;
+		int dirfd;
+		if (!rs->hidden[i] || rs->state[i] == ENTRY_GONE)
+			continue;
+		if ((rc = open_parent(rs, &c, e->m.name, &dirfd, &base)) < 0)
+			break;
+		if (e->m.type == HF_ENTRY_DIR) {
+			if (unlinkat(dirfd, rs->hidden[i], 0) < 0)
+				hf_log_warn("unable to remove '%s', the entry replaced by '%s/%s': %s", rs->hidden[i],
+				            rs->target, e->m.name, strerror(errno));
+		} else if (renameat(dirfd, rs->hidden[i], dirfd, base) < 0) {
+			rc = errno_error(rs, errno, "replace", e->m.name);
+			break;
+		}
+		free(rs->hidden[i]);
+		rs->hidden[i] = NULL;
+	}
+	dircache_reset(&c);
+	return rc;
 }
 
 /* Directories last, deepest first, so that their mtimes and read-only modes stick. */
@@ -808,16 +1101,24 @@ int hf_files_restore(hf_snapshot_reader *r, const char *target_dir, const hf_fil
 	rs.st = stats ? stats : &local;
 	rs.overwrite = o && o->overwrite;
 	rs.keep_going = o && o->keep_going;
+	rs.cancel = o ? o->cancel : NULL;
+	rs.root_mtime.tv_nsec = UTIME_OMIT;
 	rs.threads = o && o->threads > 0 ? (o->threads > MAX_THREADS ? MAX_THREADS : o->threads) : 2;
 	rs.is_root = geteuid() == 0;
 	atomic_init(&rs.stop, 0);
+	rs.hidden_idx = (hf_files_map)HF_FILES_MAP_INIT;
 	pthread_mutex_init(&rs.mu, NULL);
 	pthread_cond_init(&rs.cv_created, NULL);
 
 	if ((rc = hf_files_list_load(&rs.list, r, o ? o->include : NULL, o ? o->ninclude : 0)) < 0)
 		goto done;
-	if (!(rs.state = calloc(rs.list.len ? rs.list.len : 1, 1))) {
+	if (!(rs.state = calloc(rs.list.len ? rs.list.len : 1, 1)) ||
+	    (rs.overwrite && !(rs.hidden = calloc(rs.list.len ? rs.list.len : 1, sizeof(*rs.hidden))))) {
 		rc = hf_error_set(HF_ENOMEM, "out of memory");
+		goto done;
+	}
+	if (stopping(&rs)) { /* before the target is created */
+		rc = STOPPED;
 		goto done;
 	}
 	if ((rc = hf_fs_mkdir_p(target_dir, 0700)) < 0)
@@ -827,19 +1128,37 @@ int hf_files_restore(hf_snapshot_reader *r, const char *target_dir, const hf_fil
 		                        target_dir);
 		goto done;
 	}
+	{
+		struct stat st;
+		if (fstat(rs.rootfd, &st) == 0)
+			rs.root_mtime = st.st_mtim;
+	}
 	resolve_owners(&rs);
+	/* a cancel noticed after the last file is still a failure: nothing was replaced yet */
 	if ((!rs.overwrite && !dir_is_empty(rs.rootfd) && (rc = check_existing(&rs)) < 0) || (rc = create_all(&rs, 1)) < 0 ||
-	    (rc = run_workers(&rs)) < 0 || (rc = finish_dirs(&rs)) < 0)
+	    (rc = run_workers(&rs)) < 0 || (stopping(&rs) && (rc = STOPPED) < 0) || (rc = commit_replaced(&rs)) < 0 ||
+	    (rc = finish_dirs(&rs)) < 0)
 		goto done;
+	rs.dirs_done = 1;
 	if (rs.damaged)
 		rc = hf_error_set(HF_ECORRUPT,
 		                  "%llu file(s) in '%s' could not be restored from damaged data; first: %s",
 		                  (unsigned long long)rs.damaged, target_dir, rs.dmgmsg);
 done:
-	if (rc < 0 && rs.state && rs.rootfd >= 0)
+	if (rc == STOPPED) /* stopped by a cancel before any thread failed */
+		rc = interrupted_error(&rs);
+	if (rc < 0 && rs.state && rs.rootfd >= 0) {
 		remove_unfinished(&rs);
+		if (!rs.dirs_done)
+			restore_reused(&rs);
+	}
 	if (rs.rootfd >= 0)
 		close(rs.rootfd);
+	for (size_t i = 0; rs.hidden && i < rs.list.len; i++)
+		free(rs.hidden[i]);
+	free(rs.hidden);
+	hf_files_map_free(&rs.hidden_idx);
+	free(rs.reused);
 	free(rs.state);
 	free(rs.jobs);
 	hf_files_list_free(&rs.list);

@@ -899,26 +899,6 @@ static int resolve_files(hf_builder *b, hf_node *dir)
 	return 0;
 }
 
-/* Order of two snapshot names in a depth-first walk of sorted directories (a restore's order): names
- * compare component by component, an ancestor before what it holds. */
-static int walk_order(const char *p, const char *q)
-{
-	for (;;) {
-		size_t lp = strcspn(p, "/"), lq = strcspn(q, "/");
-		int c = memcmp(p, q, lp < lq ? lp : lq);
-		if (c)
-			return c;
-		if (lp != lq)
-			return lp < lq ? -1 : 1;
-		p += lp;
-		q += lq;
-		if (!*p || !*q)
-			return (*p != 0) - (*q != 0);
-		p++;
-		q++;
-	}
-}
-
 /* Every hard link must name a file that comes before it in walk order (that is how a restore, reading
  * in that order, links it). A directory walk emits them so; a tar or cpio archive may not ("zz", then
  * "aa" linked to it): the first name of such a group takes the file's place and the others link to it. */
@@ -944,7 +924,7 @@ static int order_links(hf_node *root, hf_node *dir, hf_buf *path)
 					return hf_error_set(HF_ENOMEM, "out of memory");
 				free(n->target);
 				n->target = name;
-			} else if (f->type == HF_ENTRY_FILE && walk_order(n->target, (char *)path->data) > 0) {
+			} else if (f->type == HF_ENTRY_FILE && hf_path_order(n->target, (char *)path->data) > 0) {
 				hf_node t = *n;
 				char *nname = n->name, *fname = f->name;
 				if (!(name = strdup((char *)path->data)))

@@ -435,6 +435,7 @@ static int check_packs(check_ctx *c)
 typedef struct walk_ctx {
 	check_ctx *c;
 	const char *snap;
+	hf_node *root;
 	hf_buf path;
 } walk_ctx;
 
@@ -465,6 +466,19 @@ static void walk_tree(walk_ctx *w, hf_node *dir)
 			walk_tree(w, n);
 			continue;
 		}
+		if (n->type == HF_ENTRY_HARDLINK) {
+			/* A restore links it to a file it has already created: the target must come first. */
+			hf_node *f = n->target ? hf_node_lookup(w->root, n->target) : NULL;
+			if (!f || f->type != HF_ENTRY_FILE || hf_path_order(n->target, (char *)w->path.data) >= 0) {
+				char obj[200];
+				snprintf(obj, sizeof(obj), "tree of '%.*s' in snapshot %.12s", mark ? (int)mark : 1,
+					 mark ? (char *)w->path.data : "/", w->snap);
+				problem(c, obj, "hardlink '%s' points to '%s', which is not an earlier file",
+					(char *)w->path.data, n->target ? n->target : "");
+				affect(c, obj, w->snap, (char *)w->path.data);
+			}
+			continue;
+		}
 		for (size_t k = 0; k < n->ncontent; k++) {
 			hf_index_entry e;
 			const char *why = bad_reason(c, n->content[k]);
@@ -492,7 +506,7 @@ static void check_snapshots(check_ctx *c, char (*ids)[HF_ID_HEX + 1], size_t n)
 	for (size_t i = 0; i < n; i++) {
 		hf_manifest m;
 		hf_node *root = NULL;
-		walk_ctx w = {c, ids[i], HF_BUF_INIT};
+		walk_ctx w = {c, ids[i], NULL, HF_BUF_INIT};
 		const char *why;
 		hf_key_snapshot(key, sizeof(key), c->t->tid, ids[i]);
 		c->rep->snapshots++;
@@ -505,6 +519,7 @@ static void check_snapshots(check_ctx *c, char (*ids)[HF_ID_HEX + 1], size_t n)
 			continue;
 		}
 		memcpy(root->hash, m.tree, HF_ID_BYTES);
+		w.root = root;
 		why = bad_reason(c, m.tree);
 		if (why || hf_tree_load(c->r, c->t, c->ix, root, m.tree) < 0) {
 			if (!why)

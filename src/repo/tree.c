@@ -67,6 +67,24 @@ hf_node *hf_node_find(hf_node *dir, const char *name)
 	return NULL;
 }
 
+int hf_path_order(const char *p, const char *q)
+{
+	for (;;) {
+		size_t lp = strcspn(p, "/"), lq = strcspn(q, "/");
+		int c = memcmp(p, q, lp < lq ? lp : lq);
+		if (c)
+			return c;
+		if (lp != lq)
+			return lp < lq ? -1 : 1;
+		p += lp;
+		q += lq;
+		if (!*p || !*q)
+			return (*p != 0) - (*q != 0);
+		p++;
+		q++;
+	}
+}
+
 hf_node *hf_node_lookup(hf_node *root, const char *path)
 {
 	char *copy = strdup(path), *save = NULL, *part;

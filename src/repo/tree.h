@@ -33,6 +33,9 @@ int hf_node_child(hf_node *dir, const char *name, hf_entry_type type, hf_node **
 hf_node *hf_node_find(hf_node *dir, const char *name);
 /* The node at a '/'-separated path below root (NULL when absent or when path names root itself). */
 hf_node *hf_node_lookup(hf_node *root, const char *path);
+/* Order of two snapshot names in a depth-first walk of sorted directories (a restore's order): they
+ * compare component by component, an ancestor before what it holds. <0, 0 or >0 like strcmp. */
+int hf_path_order(const char *p, const char *q);
 int hf_node_add_chunk(hf_node *n, const uint8_t id[HF_ID_BYTES]);
 void hf_node_sort(hf_node *dir);
 

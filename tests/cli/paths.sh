@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Backup paths that defeat name-based handling: a tree deeper than PATH_MAX.
+# Backup paths that defeat name-based handling: a tree deeper than PATH_MAX, and path arguments
+# below a symlink given as another argument.
 . "$(dirname "$0")/lib.sh"
 
 hf_init
@@ -29,5 +30,31 @@ for i in range(18):
 assert open('leaf').read() == 'deep\n'
 assert os.readlink('link') == 'leaf'
 EOF
+
+say "--path LINK --path LINK/sub (LINK a symlink to a directory): sub is backed up at its real place"
+S=$T/sl
+mkdir -p "$S/real/sub" "$S/real/other"
+echo important >"$S/real/sub/f"
+echo elsewhere >"$S/real/other/g"
+ln -s real "$S/link"
+ok hf backup --tenant acme --path "$S/link" --path "$S/link/sub" --json
+[ "$(json_get .files)" = 2 ] || { show_last; fail "counted $(json_get .files) files, not 2 (the symlink and sub/f)"; }
+ok hf restore --tenant acme --target "$T/r-sl"
+R=$(restored_root "$T/r-sl" "$S")
+[ "$(readlink "$R/link")" = real ] || fail "the symlink argument was not recorded as a symlink"
+[ "$(cat "$R/real/sub/f")" = important ] || fail "the path below the symlink argument was not backed up"
+[ ! -e "$R/real/other" ] || fail "more than the given paths was backed up"
+
+say "--path DIR --path DIR/link/sub: covered by DIR's walk at its real place, once"
+ok hf backup --tenant acme --path "$S/link/sub" --path "$S" --json
+[ "$(json_get .files)" = 3 ] || { show_last; fail "counted $(json_get .files) files, not 3"; }
+ok hf restore --tenant acme --target "$T/r-sl2"
+R=$(restored_root "$T/r-sl2" "$S")
+[ "$(cat "$R/real/sub/f")" = important ] && [ "$(cat "$R/real/other/g")" = elsewhere ] &&
+	[ "$(readlink "$R/link")" = real ] || fail "DIR and DIR/link/sub restored wrongly"
+
+say "a path below a real directory argument is still covered by it"
+ok hf backup --tenant acme --path "$S/real" --path "$S/real/sub" --json
+[ "$(json_get .files)" = 2 ] || { show_last; fail "counted $(json_get .files) files, not 2"; }
 
 say "ok"

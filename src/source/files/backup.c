@@ -608,8 +608,10 @@ static int cmp_paths(const void *a, const void *b)
 	return (*x == '/' ? 1 : *x ? *x + 1 : 0) - (*y == '/' ? 1 : *y ? *y + 1 : 0);
 }
 
-/* Absolute, canonical form of a path argument; the last component is never resolved. */
-static int resolve_arg(const char *arg, char **out)
+/* Absolute, canonical form of a path argument; the last component is never resolved. An absolute
+ * argument keeps its directories as given unless real is set; otherwise (and for relative ones or
+ * ones with "..") they are resolved with realpath(3). */
+static int resolve_arg(const char *arg, int real, char **out)
 {
 	char *copy = NULL, *dir = NULL, *res = NULL, *slash;
 	const char *base;
@@ -619,7 +621,7 @@ static int resolve_arg(const char *arg, char **out)
 		return hf_error_set(HF_EUSAGE, "empty path to back up");
 	if (!(copy = strdup(arg)))
 		return hf_error_set(HF_ENOMEM, "out of memory");
-	if (arg[0] == '/' && hf_files_name_normalize(copy) == 0) {
+	if (arg[0] == '/' && !real && hf_files_name_normalize(copy) == 0) {
 		if (!(res = malloc(strlen(copy) + 2))) {
 			rc = hf_error_set(HF_ENOMEM, "out of memory");
 			goto done;
@@ -628,7 +630,7 @@ static int resolve_arg(const char *arg, char **out)
 		strcpy(res + 1, copy);
 		goto done;
 	}
-	/* Relative or containing "..": resolve the directory part with realpath(3). */
+	/* Relative, containing ".." or real: resolve the directory part with realpath(3). */
 	strcpy(copy, arg);
 	while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
 		copy[strlen(copy) - 1] = '\0';
@@ -661,17 +663,46 @@ done:
 	return rc;
 }
 
-/* Resolved, sorted arguments with duplicates and paths below another argument dropped. */
+/* 1 if the canonical absolute path is dir or textually below it. */
+static int path_below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	return !strcmp(dir, "/") || (!strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0'));
+}
+
+/* *out = 1 if the walk of dir reaches path (at or below it): dir and every directory between them
+ * are directories, not symlinks to one, which the walk records and never follows. */
+static int walk_reaches(const char *dir, const char *path, int *out)
+{
+	size_t n = strcmp(dir, "/") ? strlen(dir) : 0;
+	char *copy = strdup(path);
+	if (!copy)
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	*out = 1;
+	for (char *p = strchr(copy + n, '/'); p && *out; p = strchr(p + 1, '/')) {
+		struct stat st;
+		if (p == copy)
+			continue; /* "/" */
+		*p = '\0';
+		if (lstat(copy, &st) < 0 || !S_ISDIR(st.st_mode))
+			*out = 0;
+		*p = '/';
+	}
+	free(copy);
+	return 0;
+}
+
+/* Resolved, sorted arguments with duplicates and paths the walk of another argument covers dropped. */
 static int prepare_args(const char *const *paths, size_t npaths, char ***out, size_t *out_n)
 {
 	char **v = calloc(npaths ? npaths : 1, sizeof(*v));
 	size_t n = 0;
-	int rc = 0;
+	int rc = 0, reaches;
 	if (!v)
 		return hf_error_set(HF_ENOMEM, "out of memory");
 	for (size_t i = 0; i < npaths; i++) {
 		struct stat st;
-		if ((rc = resolve_arg(paths[i], &v[i])) < 0)
+		if ((rc = resolve_arg(paths[i], 0, &v[i])) < 0)
 			goto fail;
 		if (lstat(v[i], &st) < 0) {
 			rc = hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to back up '%s'",
@@ -679,11 +710,40 @@ static int prepare_args(const char *const *paths, size_t npaths, char ***out, si
 			goto fail;
 		}
 	}
+	/* An argument below another one that the other's walk does not reach (--path /x/link
+	 * --path /x/link/sub with link a symlink to a directory: the walk of /x/link records the
+	 * symlink only) is taken at its real location, whose directories are real directories: it
+	 * would otherwise be dropped unseen, or recorded below the symlink's name. */
+	for (size_t i = 0; i < npaths; i++)
+		for (size_t j = 0; j < npaths; j++) {
+			char *real;
+			if (j == i || !strcmp(v[i], v[j]) || !path_below(v[i], v[j]))
+				continue;
+			if ((rc = walk_reaches(v[j], v[i], &reaches)) < 0)
+				goto fail;
+			if (reaches)
+				continue;
+			if ((rc = resolve_arg(paths[i], 1, &real)) < 0)
+				goto fail;
+			free(v[i]);
+			v[i] = real;
+			break;
+		}
 	qsort(v, npaths, sizeof(*v), cmp_paths);
 	for (size_t i = 0; i < npaths; i++) {
-		size_t pl = n ? strlen(v[n - 1]) : 0;
-		if (n && (!strcmp(v[n - 1], "/") ||
-		          (!strncmp(v[i], v[n - 1], pl) && (v[i][pl] == '/' || v[i][pl] == '\0')))) {
+		int covered = 0;
+		for (size_t k = 0; k < n && !covered && rc == 0; k++)
+			if (!strcmp(v[i], v[k]))
+				covered = 1;
+			else if (path_below(v[i], v[k]))
+				rc = walk_reaches(v[k], v[i], &covered);
+		if (rc < 0) {
+			/* the kept ones and the ones not looked at yet, for the cleanup */
+			memmove(v + n, v + i, (npaths - i) * sizeof(*v));
+			npaths = n + npaths - i;
+			goto fail;
+		}
+		if (covered) {
 			free(v[i]);
 			continue;
 		}

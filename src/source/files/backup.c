@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,8 @@ typedef struct walker {
 	hf_files_map inodes;    /* R: "dev:ino" -> first name, for st_nlink > 1 */
 	hf_files_map emitted;   /* W: intermediate parents already queued */
 	hf_buf path;            /* absolute path of the current item; its name is path + 1 */
+	char *long_dir;         /* R: the directory open as long_fd (see open_long) */
+	int long_fd;            /* R */
 	uint8_t *buf;           /* R */
 	hf_dread *dread;        /* R (W: only whether there is one) */
 	int noatime;            /* R */
@@ -157,7 +160,11 @@ static int queue_entry(walker *w, const char *path, const struct stat *st, hf_en
 	return 0;
 }
 
-static int visit(walker *w, const struct stat *st);
+/* Walking thread: the item at w->path, which is name in the directory dirfd (AT_FDCWD and the
+ * absolute path for an argument). Below an argument everything is opened relative to its parent, so
+ * neither depth nor path length matter: a path longer than PATH_MAX, which anyone who may create
+ * directories in the tree can make, would otherwise fail the whole backup. */
+static int visit(walker *w, int dirfd, const char *name, const struct stat *st);
 
 /* One directory entry: its name and inode (from readdir). */
 typedef struct dent {
@@ -281,7 +288,7 @@ static int visit_children(walker *w, int dirfd, dent *v, size_t n)
 			warn(w, sl->err, sl->err == ENOENT ? "skipping vanished" : "unable to read");
 			continue;
 		}
-		rc = visit(w, &sl->st);
+		rc = visit(w, dirfd, v[i].name, &sl->st);
 	}
 	free(slots);
 	free(order);
@@ -290,7 +297,7 @@ static int visit_children(walker *w, int dirfd, dent *v, size_t n)
 	return rc;
 }
 
-static int visit_dir(walker *w, const struct stat *lst)
+static int visit_dir(walker *w, int dirfd, const char *name, const struct stat *lst)
 {
 	dent *v = NULL;
 	size_t n = 0;
@@ -298,7 +305,7 @@ static int visit_dir(walker *w, const struct stat *lst)
 	int fd, lfd, rc = 0, is_root = w->path.len == 1;
 
 	hf_readq_flush(w->q); /* opening and listing may wait for the disk */
-	fd = open(cur_path(w), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
 		if (e == ENOENT || e == ELOOP || e == ENOTDIR) {
@@ -339,11 +346,67 @@ static int visit_dir(walker *w, const struct stat *lst)
 	return rc;
 }
 
+/* The directory part (len bytes) of an absolute path, opened one component at a time, none of them
+ * followed if it is a symlink (each was a directory when the walk went through it). */
+static int open_dir_steps(const char *path, size_t len)
+{
+	char part[NAME_MAX + 1];
+	size_t i = 1;
+	int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	while (fd >= 0 && i < len) {
+		size_t n = 0;
+		int nfd;
+		while (i + n < len && path[i + n] != '/')
+			n++;
+		if (n > NAME_MAX) {
+			close(fd);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(part, path + i, n);
+		part[n] = '\0';
+		nfd = n ? openat(fd, part, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : dup(fd);
+		close(fd);
+		fd = nfd;
+		i += n + 1;
+	}
+	return fd;
+}
+
+/* Reading thread: open a file whose absolute path is too long for open(2) relative to its directory,
+ * which stays open for the next files (of the same directory, in walk order). */
+static int open_long(walker *w, int flags)
+{
+	const char *path = cur_path(w), *slash = strrchr(path, '/');
+	size_t len = (size_t)(slash - path);
+	if (!w->long_dir || strlen(w->long_dir) != len || memcmp(w->long_dir, path, len) != 0) {
+		int fd;
+		if (w->long_fd >= 0)
+			close(w->long_fd);
+		free(w->long_dir);
+		w->long_fd = -1;
+		if (!(w->long_dir = strndup(path, len))) {
+			errno = ENOMEM;
+			return -1;
+		}
+		if ((fd = open_dir_steps(path, len)) < 0) {
+			free(w->long_dir);
+			w->long_dir = NULL;
+			return -1;
+		}
+		w->long_fd = fd;
+	}
+	return openat(w->long_fd, slash + 1, flags);
+}
+
 static int open_file(walker *w)
 {
 	int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, fd;
 	for (;;) {
-		fd = open(cur_path(w), flags | (w->noatime ? O_NOATIME : 0));
+		int f = flags | (w->noatime ? O_NOATIME : 0);
+		fd = open(cur_path(w), f);
+		if (fd < 0 && errno == ENAMETOOLONG)
+			fd = open_long(w, f);
 		if (fd >= 0 || errno != EPERM || !w->noatime)
 			return fd;
 		w->noatime = 0; /* O_NOATIME needs ownership or CAP_FOWNER */
@@ -446,7 +509,7 @@ static int visit_file(walker *w, const struct stat *lst)
 	if ((fd = open_file(w)) < 0) {
 		int e = errno;
 		if (e == ENOENT || e == EACCES || e == EPERM || e == ELOOP || e == ENXIO ||
-		    e == EWOULDBLOCK) {
+		    e == EWOULDBLOCK || e == ENOTDIR) {
 			warn(w, e, e == ENOENT ? "skipping vanished" : "skipping unreadable");
 			return 0;
 		}
@@ -485,7 +548,7 @@ done:
 	return rc;
 }
 
-static int visit_symlink(walker *w, const struct stat *st)
+static int visit_symlink(walker *w, int dirfd, const char *name, const struct stat *st)
 {
 	size_t cap = st->st_size > 0 ? (size_t)st->st_size + 1 : 256;
 	char *target = NULL;
@@ -498,7 +561,7 @@ static int visit_symlink(walker *w, const struct stat *st)
 			break;
 		}
 		target = nt;
-		if ((n = readlink(cur_path(w), target, cap)) < 0) {
+		if ((n = readlinkat(dirfd, name, target, cap)) < 0) {
 			warn(w, errno, errno == ENOENT ? "skipping vanished" : "unable to read symlink");
 			break;
 		}
@@ -513,17 +576,17 @@ static int visit_symlink(walker *w, const struct stat *st)
 	return rc;
 }
 
-static int visit(walker *w, const struct stat *st)
+static int visit(walker *w, int dirfd, const char *name, const struct stat *st)
 {
 	if (w->path.len > 1 && excluded(w, cur_name(w)))
 		return 0;
 	switch (st->st_mode & S_IFMT) {
 	case S_IFDIR:
-		return visit_dir(w, st);
+		return visit_dir(w, dirfd, name, st);
 	case S_IFREG:
 		return queue_entry(w, cur_path(w), st, HF_ENTRY_FILE, NULL);
 	case S_IFLNK:
-		return visit_symlink(w, st);
+		return visit_symlink(w, dirfd, name, st);
 	case S_IFIFO:
 		return queue_entry(w, cur_path(w), st, HF_ENTRY_FIFO, NULL);
 	case S_IFCHR:
@@ -545,8 +608,10 @@ static int cmp_paths(const void *a, const void *b)
 	return (*x == '/' ? 1 : *x ? *x + 1 : 0) - (*y == '/' ? 1 : *y ? *y + 1 : 0);
 }
 
-/* Absolute, canonical form of a path argument; the last component is never resolved. */
-static int resolve_arg(const char *arg, char **out)
+/* Absolute, canonical form of a path argument; the last component is never resolved. An absolute
+ * argument keeps its directories as given unless real is set; otherwise (and for relative ones or
+ * ones with "..") they are resolved with realpath(3). */
+static int resolve_arg(const char *arg, int real, char **out)
 {
 	char *copy = NULL, *dir = NULL, *res = NULL, *slash;
 	const char *base;
@@ -556,7 +621,7 @@ static int resolve_arg(const char *arg, char **out)
 		return hf_error_set(HF_EUSAGE, "empty path to back up");
 	if (!(copy = strdup(arg)))
 		return hf_error_set(HF_ENOMEM, "out of memory");
-	if (arg[0] == '/' && hf_files_name_normalize(copy) == 0) {
+	if (arg[0] == '/' && !real && hf_files_name_normalize(copy) == 0) {
 		if (!(res = malloc(strlen(copy) + 2))) {
 			rc = hf_error_set(HF_ENOMEM, "out of memory");
 			goto done;
@@ -565,7 +630,7 @@ static int resolve_arg(const char *arg, char **out)
 		strcpy(res + 1, copy);
 		goto done;
 	}
-	/* Relative or containing "..": resolve the directory part with realpath(3). */
+	/* Relative, containing ".." or real: resolve the directory part with realpath(3). */
 	strcpy(copy, arg);
 	while (strlen(copy) > 1 && copy[strlen(copy) - 1] == '/')
 		copy[strlen(copy) - 1] = '\0';
@@ -598,17 +663,46 @@ done:
 	return rc;
 }
 
-/* Resolved, sorted arguments with duplicates and paths below another argument dropped. */
+/* 1 if the canonical absolute path is dir or textually below it. */
+static int path_below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	return !strcmp(dir, "/") || (!strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0'));
+}
+
+/* *out = 1 if the walk of dir reaches path (at or below it): dir and every directory between them
+ * are directories, not symlinks to one, which the walk records and never follows. */
+static int walk_reaches(const char *dir, const char *path, int *out)
+{
+	size_t n = strcmp(dir, "/") ? strlen(dir) : 0;
+	char *copy = strdup(path);
+	if (!copy)
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	*out = 1;
+	for (char *p = strchr(copy + n, '/'); p && *out; p = strchr(p + 1, '/')) {
+		struct stat st;
+		if (p == copy)
+			continue; /* "/" */
+		*p = '\0';
+		if (lstat(copy, &st) < 0 || !S_ISDIR(st.st_mode))
+			*out = 0;
+		*p = '/';
+	}
+	free(copy);
+	return 0;
+}
+
+/* Resolved, sorted arguments with duplicates and paths the walk of another argument covers dropped. */
 static int prepare_args(const char *const *paths, size_t npaths, char ***out, size_t *out_n)
 {
 	char **v = calloc(npaths ? npaths : 1, sizeof(*v));
 	size_t n = 0;
-	int rc = 0;
+	int rc = 0, reaches;
 	if (!v)
 		return hf_error_set(HF_ENOMEM, "out of memory");
 	for (size_t i = 0; i < npaths; i++) {
 		struct stat st;
-		if ((rc = resolve_arg(paths[i], &v[i])) < 0)
+		if ((rc = resolve_arg(paths[i], 0, &v[i])) < 0)
 			goto fail;
 		if (lstat(v[i], &st) < 0) {
 			rc = hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to back up '%s'",
@@ -616,11 +710,40 @@ static int prepare_args(const char *const *paths, size_t npaths, char ***out, si
 			goto fail;
 		}
 	}
+	/* An argument below another one that the other's walk does not reach (--path /x/link
+	 * --path /x/link/sub with link a symlink to a directory: the walk of /x/link records the
+	 * symlink only) is taken at its real location, whose directories are real directories: it
+	 * would otherwise be dropped unseen, or recorded below the symlink's name. */
+	for (size_t i = 0; i < npaths; i++)
+		for (size_t j = 0; j < npaths; j++) {
+			char *real;
+			if (j == i || !strcmp(v[i], v[j]) || !path_below(v[i], v[j]))
+				continue;
+			if ((rc = walk_reaches(v[j], v[i], &reaches)) < 0)
+				goto fail;
+			if (reaches)
+				continue;
+			if ((rc = resolve_arg(paths[i], 1, &real)) < 0)
+				goto fail;
+			free(v[i]);
+			v[i] = real;
+			break;
+		}
 	qsort(v, npaths, sizeof(*v), cmp_paths);
 	for (size_t i = 0; i < npaths; i++) {
-		size_t pl = n ? strlen(v[n - 1]) : 0;
-		if (n && (!strcmp(v[n - 1], "/") ||
-		          (!strncmp(v[i], v[n - 1], pl) && (v[i][pl] == '/' || v[i][pl] == '\0')))) {
+		int covered = 0;
+		for (size_t k = 0; k < n && !covered && rc == 0; k++)
+			if (!strcmp(v[i], v[k]))
+				covered = 1;
+			else if (path_below(v[i], v[k]))
+				rc = walk_reaches(v[k], v[i], &covered);
+		if (rc < 0) {
+			/* the kept ones and the ones not looked at yet, for the cleanup */
+			memmove(v + n, v + i, (npaths - i) * sizeof(*v));
+			npaths = n + npaths - i;
+			goto fail;
+		}
+		if (covered) {
 			free(v[i]);
 			continue;
 		}
@@ -678,7 +801,7 @@ static int backup_arg(walker *w, const char *abs)
 		return 0;
 	}
 	w->root_dev = st.st_dev;
-	return visit(w, &st);
+	return visit(w, AT_FDCWD, abs, &st);
 }
 
 /* Walking thread: every argument in turn, then close the queue with the result. */
@@ -724,6 +847,7 @@ int hf_files_backup(const char *const *paths, size_t npaths, const hf_files_back
 	r.sink = job.w.sink = sink;
 	r.o = job.w.o = o;
 	r.noatime = 1;
+	r.long_fd = -1;
 	if (!npaths)
 		return hf_error_set(HF_EUSAGE, "no paths to back up");
 	if ((rc = prepare_args(paths, npaths, &job.args, &job.nargs)) < 0)
@@ -766,6 +890,9 @@ done:
 		free(job.args[i]);
 	free(job.args);
 	free(r.buf);
+	if (r.long_fd >= 0)
+		close(r.long_fd);
+	free(r.long_dir);
 	hf_buf_free(&r.path);
 	hf_buf_free(&job.w.path);
 	hf_files_map_free(&job.w.emitted);

@@ -270,6 +270,14 @@ int hf_files_tree_add(hf_files_tree *t, hf_sink *sink, const hf_entry_meta *m, c
 
 	*skip = 0;
 	if ((s = hf_files_map_get(&t->names, m->name))) {
+		if (s->num == HF_FILES_TREE_IMPLICIT_DIR && m->type == HF_ENTRY_DIR) {
+			/* The directory's own entry after its contents (find -depth | cpio): its
+			 * metadata replaces the synthesized one, else a 0700 directory would be
+			 * restored 0755 with a child's owner. */
+			s->num = HF_ENTRY_DIR;
+			*skip = 2;
+			return 0;
+		}
 		if (s->num == HF_ENTRY_DIR && m->type == HF_ENTRY_DIR) {
 			*skip = 1;
 			return 0;
@@ -282,7 +290,7 @@ int hf_files_tree_add(hf_files_tree *t, hf_sink *sink, const hf_entry_meta *m, c
 		hf_entry_meta dm = *m;
 		*p = '\0';
 		if ((s = hf_files_map_get(&t->names, path))) {
-			if (s->num != HF_ENTRY_DIR) {
+			if (s->num != HF_ENTRY_DIR && s->num != HF_FILES_TREE_IMPLICIT_DIR) {
 				rc = hf_error_set(HF_ECORRUPT,
 				                  "%s has '%s' below '%s', which is not a directory", origin,
 				                  m->name, path);
@@ -296,7 +304,7 @@ int hf_files_tree_add(hf_files_tree *t, hf_sink *sink, const hf_entry_meta *m, c
 			dm.rdev = 0;
 			dm.link_target = NULL;
 			if ((rc = hf_files_emit(sink, &dm)) < 0 ||
-			    (rc = hf_files_map_put(&t->names, path, NULL, HF_ENTRY_DIR)) < 0)
+			    (rc = hf_files_map_put(&t->names, path, NULL, HF_FILES_TREE_IMPLICIT_DIR)) < 0)
 				goto done;
 			if (stats)
 				stats->dirs++;

@@ -60,7 +60,9 @@ uint32_t hf_files_user_id(hf_files_owners *c, const char *name, uint32_t fallbac
 uint32_t hf_files_group_id(hf_files_owners *c, const char *name, uint32_t fallback);
 void hf_files_owners_free(hf_files_owners *c);
 
-/* Keeps imported entries in tree order: the names seen so far and their types. */
+/* Keeps imported entries in tree order: the names seen so far and their types (a directory that
+ * was only synthesized as a parent has HF_FILES_TREE_IMPLICIT_DIR until its own entry comes). */
+#define HF_FILES_TREE_IMPLICIT_DIR (HF_ENTRY_DIR | 0x100)
 typedef struct hf_files_tree {
 	hf_files_map names;
 } hf_files_tree;
@@ -72,7 +74,9 @@ typedef struct hf_files_tree {
 
 /* Before emitting m (canonical name) from origin ("tar archive 'x'"): emit missing parent
  * directories (mode 0755, m's owner and mtime), reject a parent that is not a directory or a
- * repeated name (HF_ECORRUPT), and set *skip for a repeated directory (the first one wins). */
+ * repeated name (HF_ECORRUPT). *skip is 0 for a new entry, 1 for a repeated directory (the first
+ * one wins: do not emit it) and 2 for the own entry of a directory synthesized earlier as a parent:
+ * emit it, so that the sink takes its metadata, but do not count it again. */
 int hf_files_tree_add(hf_files_tree *t, hf_sink *sink, const hf_entry_meta *m, const char *origin,
                       hf_files_stats *stats, int *skip);
 void hf_files_tree_free(hf_files_tree *t);

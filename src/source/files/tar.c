@@ -65,6 +65,18 @@ static void utf8_locale_pop(locale_t loc, locale_t prev)
 
 /* --- import ------------------------------------------------------------------------------- */
 
+/* An entry held back with its metadata (strings owned). newc cpio (GNU cpio, rpm, initramfs) puts
+ * the data of a multiply-linked file on its LAST link: the first name arrives as an empty file, the
+ * others as hardlinks to it, the last with the data. The first name and the links to it wait until
+ * the data comes (or the archive ends), so that the data is stored under the name the links point
+ * to and the sink still sees each file before its links. */
+typedef struct held {
+	hf_entry_meta m;
+	size_t next; /* index + 1 of the next entry of the group, 0 at its end */
+	size_t tail; /* in the group's first entry: index + 1 of its last entry */
+	int done;    /* emitted (or freed) */
+} held;
+
 typedef struct importer {
 	struct archive *a;
 	hf_sink *sink;
@@ -72,8 +84,12 @@ typedef struct importer {
 	hf_files_tree tree;
 	const char *label;
 	char origin[1100];
-	void *buf;
+	hf_files_map groups; /* first name of a held group -> index + 1 of its first entry, 0 once emitted */
+	held *held;
+	size_t nheld, capheld;
 } importer;
+
+static const uint8_t zeros[64 * 1024];
 
 static int read_failed(importer *im)
 {
@@ -155,27 +171,166 @@ static int hardlink_target(importer *im, const char *name, struct archive_entry 
 	return 0;
 }
 
-static int copy_data(importer *im, uint64_t *total)
+static int write_zeros(importer *im, uint64_t n)
 {
 	int rc;
-	for (;;) {
-		la_ssize_t n = archive_read_data(im->a, im->buf, TAR_READ_BLOCK);
-		if (n < 0)
-			return read_failed(im);
-		if (n == 0)
-			return 0;
-		if ((rc = im->sink->entry_write(im->sink, im->buf, (size_t)n)) < 0)
+	while (n > 0) {
+		size_t k = n < sizeof(zeros) ? (size_t)n : sizeof(zeros);
+		if ((rc = im->sink->entry_write(im->sink, zeros, k)) < 0)
 			return rc;
-		*total += (uint64_t)n;
+		n -= k;
 	}
+	return 0;
+}
+
+/* The current entry's data into the sink. Blocks come with their offsets: the gaps between them
+ * (and after the last one, up to the entry's size) are the holes of a sparse file, written as
+ * zeros: a GNU or pax sparse file with no data at all has no block, and would otherwise be stored
+ * empty. */
+static int copy_data(importer *im, struct archive_entry *ae, const char *name, uint64_t *total)
+{
+	int64_t size = archive_entry_size_is_set(ae) ? (int64_t)archive_entry_size(ae) : -1;
+	int rc;
+	for (;;) {
+		const void *p;
+		size_t len;
+		la_int64_t off;
+		int r = archive_read_data_block(im->a, &p, &len, &off);
+		if (r == ARCHIVE_EOF)
+			break;
+		if (r != ARCHIVE_OK)
+			return read_failed(im);
+		if (off < 0 || (uint64_t)off < *total)
+			return hf_error_set(HF_ECORRUPT, "'%s' in %s has overlapping data blocks", name,
+			                    im->origin);
+		if ((uint64_t)off > *total && (rc = write_zeros(im, (uint64_t)off - *total)) < 0)
+			return rc;
+		*total = (uint64_t)off;
+		if (len && (rc = im->sink->entry_write(im->sink, p, len)) < 0)
+			return rc;
+		*total += len;
+	}
+	if (size >= 0 && *total < (uint64_t)size && archive_entry_sparse_count(ae) > 0) {
+		if ((rc = write_zeros(im, (uint64_t)size - *total)) < 0)
+			return rc;
+		*total = (uint64_t)size;
+	}
+	if (size >= 0 && *total != (uint64_t)size) {
+		hf_log_warn("'%s' in %s has %llu bytes of data, its header says %lld; kept as read", name,
+		            im->origin, (unsigned long long)*total, (long long)size);
+		im->st->warnings++;
+	}
+	return 0;
+}
+
+/* begin, data (when ae is given), end. */
+static int emit_entry(importer *im, const hf_entry_meta *m, struct archive_entry *ae)
+{
+	uint64_t total = 0;
+	int rc;
+	if ((rc = im->sink->entry_begin(im->sink, m)) < 0 ||
+	    (ae && (rc = copy_data(im, ae, m->name, &total)) < 0) ||
+	    (rc = im->sink->entry_end(im->sink)) < 0)
+		return rc;
+	im->st->bytes += total;
+	return 0;
+}
+
+static void held_free(held *h)
+{
+	free((char *)h->m.name);
+	free((char *)h->m.user);
+	free((char *)h->m.group);
+	free((char *)h->m.link_target);
+	h->done = 1;
+}
+
+/* Hold m back: as a new group when it is a FILE, else at the end of the group of its target. */
+static int hold(importer *im, const hf_entry_meta *m)
+{
+	held *h, *first;
+	int rc;
+	if (im->nheld == im->capheld) {
+		size_t ncap = im->capheld ? im->capheld * 2 : 16;
+		held *nv = realloc(im->held, ncap * sizeof(*nv));
+		if (!nv)
+			return hf_error_set(HF_ENOMEM, "out of memory");
+		im->held = nv;
+		im->capheld = ncap;
+	}
+	h = &im->held[im->nheld];
+	memset(h, 0, sizeof(*h));
+	h->m = *m;
+	h->m.name = strdup(m->name);
+	h->m.user = m->user ? strdup(m->user) : NULL;
+	h->m.group = m->group ? strdup(m->group) : NULL;
+	h->m.link_target = m->link_target ? strdup(m->link_target) : NULL;
+	if (!h->m.name || (m->user && !h->m.user) || (m->group && !h->m.group) ||
+	    (m->link_target && !h->m.link_target)) {
+		held_free(h);
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	}
+	im->nheld++;
+	if (m->type == HF_ENTRY_FILE) {
+		h->tail = im->nheld;
+		if ((rc = hf_files_map_put(&im->groups, m->name, NULL, (int64_t)im->nheld)) < 0) {
+			im->nheld--;
+			held_free(h);
+		}
+		return rc;
+	}
+	first = &im->held[hf_files_map_get(&im->groups, m->link_target)->num - 1];
+	im->held[first->tail - 1].next = im->nheld;
+	first->tail = im->nheld;
+	return 0;
+}
+
+/* Emit a held group: its file (with the current entry's data when ae is given), then its links. */
+static int release(importer *im, hf_files_map_slot *g, struct archive_entry *ae)
+{
+	size_t i = (size_t)g->num;
+	int rc = 0;
+	g->num = 0;
+	for (; i && rc == 0; i = im->held[i - 1].next) {
+		held *h = &im->held[i - 1];
+		if (h->m.type == HF_ENTRY_FILE && ae)
+			h->m.size = archive_entry_size_is_set(ae) ? (uint64_t)archive_entry_size(ae) : 0;
+		rc = emit_entry(im, &h->m, h->m.type == HF_ENTRY_FILE ? ae : NULL);
+		held_free(h);
+	}
+	return rc;
+}
+
+/* At the end of the archive: groups whose data never came are empty files with their links. */
+static int release_all(importer *im)
+{
+	int rc = 0;
+	for (size_t i = 0; i < im->nheld && rc == 0; i++) {
+		held *h = &im->held[i];
+		hf_files_map_slot *g;
+		if (h->done || h->m.type != HF_ENTRY_FILE || !(g = hf_files_map_get(&im->groups, h->m.name)) ||
+		    g->num != (int64_t)i + 1)
+			continue;
+		rc = release(im, g, NULL);
+	}
+	return rc;
+}
+
+static void held_free_all(importer *im)
+{
+	for (size_t i = 0; i < im->nheld; i++)
+		if (!im->held[i].done)
+			held_free(&im->held[i]);
+	free(im->held);
+	hf_files_map_free(&im->groups);
 }
 
 static int import_entry(importer *im, struct archive_entry *ae)
 {
 	hf_entry_meta m;
+	hf_files_map_slot *g = NULL;
 	char *name = NULL, *target = NULL;
-	uint64_t total = 0;
-	int rc, skip = 0;
+	int rc, skip = 0, has_data;
 
 	if ((rc = archive_name(im, entry_path(ae), "name", &name)) < 0)
 		return rc;
@@ -188,8 +343,24 @@ static int import_entry(importer *im, struct archive_entry *ae)
 		im->st->warnings++;
 		goto done;
 	}
-	if (m.type == HF_ENTRY_HARDLINK && (rc = hardlink_target(im, name, ae, &target)) < 0)
-		goto done;
+	has_data = archive_entry_size_is_set(ae) && archive_entry_size(ae) > 0;
+	if (m.type == HF_ENTRY_HARDLINK) {
+		if ((rc = hardlink_target(im, name, ae, &target)) < 0)
+			goto done;
+		g = hf_files_map_get(&im->groups, target);
+		if (g && !g->num)
+			g = NULL;
+		if (has_data && !g) {
+			/* Data on a link to a file already stored with its own (a pax hardlink with
+			 * data): keep the data rather than trust that both are the same. */
+			hf_log_warn("hardlink '%s' in %s carries its own data: stored as a separate file, "
+			            "not as a link to '%s'", name, im->origin, target);
+			im->st->warnings++;
+			m.type = HF_ENTRY_FILE;
+			free(target);
+			target = NULL;
+		}
+	}
 	if (m.type == HF_ENTRY_SYMLINK) {
 		const char *t = archive_entry_symlink(ae);
 		if (!(t = t ? t : archive_entry_symlink_utf8(ae)) || !(target = strdup(t))) {
@@ -215,17 +386,26 @@ static int import_entry(importer *im, struct archive_entry *ae)
 		m.size = archive_entry_size_is_set(ae) ? (uint64_t)archive_entry_size(ae) : 0;
 	if (m.type == HF_ENTRY_CHR || m.type == HF_ENTRY_BLK)
 		m.rdev = (uint64_t)archive_entry_rdev(ae);
-	if ((rc = hf_files_tree_add(&im->tree, im->sink, &m, im->origin, im->st, &skip)) < 0 || skip)
+	if ((rc = hf_files_tree_add(&im->tree, im->sink, &m, im->origin, im->st, &skip)) < 0 ||
+	    skip == 1)
 		goto done;
-	if ((rc = im->sink->entry_begin(im->sink, &m)) < 0 ||
-	    (m.type == HF_ENTRY_FILE && (rc = copy_data(im, &total)) < 0) ||
-	    (rc = im->sink->entry_end(im->sink)) < 0)
-		goto done;
-	if (m.type == HF_ENTRY_DIR)
-		im->st->dirs++;
-	else
+	if (m.type == HF_ENTRY_DIR) {
+		if (skip == 0)
+			im->st->dirs++;
+	} else {
 		im->st->files++;
-	im->st->bytes += total;
+	}
+	if (m.type == HF_ENTRY_FILE && !has_data && archive_entry_nlink(ae) > 1) {
+		rc = hold(im, &m); /* its data may come with its last link */
+	} else if (g && has_data) {
+		/* the data of the held group: stored under the name the links point to */
+		if ((rc = release(im, g, ae)) == 0)
+			rc = emit_entry(im, &m, NULL);
+	} else if (g) {
+		rc = hold(im, &m);
+	} else {
+		rc = emit_entry(im, &m, m.type == HF_ENTRY_FILE ? ae : NULL);
+	}
 done:
 	free(name);
 	free(target);
@@ -267,7 +447,7 @@ int hf_tar_import(const char *path_or_dash, hf_sink *sink, hf_files_stats *stats
 	im.st = stats ? stats : &local;
 	im.label = is_stdin ? "standard input" : path_or_dash;
 	snprintf(im.origin, sizeof(im.origin), "tar archive '%s'", im.label);
-	if (!(im.buf = malloc(TAR_READ_BLOCK)) || !(im.a = archive_read_new())) {
+	if (!(im.a = archive_read_new())) {
 		rc = hf_error_set(HF_ENOMEM, "out of memory");
 		goto done;
 	}
@@ -293,11 +473,12 @@ int hf_tar_import(const char *path_or_dash, hf_sink *sink, hf_files_stats *stats
 		if ((rc = import_entry(&im, ae)) < 0)
 			goto done;
 	}
+	rc = release_all(&im);
 done:
 	if (im.a)
 		archive_read_free(im.a);
 	hf_files_tree_free(&im.tree);
-	free(im.buf);
+	held_free_all(&im);
 	utf8_locale_pop(loc, prev);
 	return rc;
 }

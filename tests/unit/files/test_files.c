@@ -1110,6 +1110,113 @@ static void test_tar(mem_snap *snap)
 	snap_free(&back);
 }
 
+/* One ustar header (and its data) appended to out. */
+static void ustar_add(hf_buf *out, const char *name, char type, unsigned mode, unsigned uid, unsigned mtime,
+                      const char *data)
+{
+	uint8_t hdr[512] = {0}, pad[512] = {0};
+	size_t len = data ? strlen(data) : 0;
+	unsigned sum = 0;
+	snprintf((char *)hdr, 100, "%s", name);
+	snprintf((char *)hdr + 100, 8, "%07o", mode);
+	snprintf((char *)hdr + 108, 8, "%07o", uid);
+	snprintf((char *)hdr + 116, 8, "%07o", 0u);
+	snprintf((char *)hdr + 124, 12, "%011o", (unsigned)len);
+	snprintf((char *)hdr + 136, 12, "%011o", mtime);
+	memset(hdr + 148, ' ', 8);
+	hdr[156] = (uint8_t)type;
+	memcpy(hdr + 257, "ustar", 6);
+	memcpy(hdr + 263, "00", 2);
+	for (int i = 0; i < 512; i++)
+		sum += hdr[i];
+	snprintf((char *)hdr + 148, 8, "%06o", sum);
+	CHECK(hf_buf_append(out, hdr, 512) == 0);
+	if (len)
+		CHECK(hf_buf_append(out, data, len) == 0 && hf_buf_append(out, pad, (512 - len % 512) % 512) == 0);
+}
+
+/* One newc cpio entry appended to out. */
+static void newc_add(hf_buf *out, const char *name, unsigned ino, unsigned mode, unsigned nlink, const char *data)
+{
+	char hdr[111];
+	size_t nlen = strlen(name) + 1, len = data ? strlen(data) : 0;
+	uint8_t zero[4] = {0};
+	snprintf(hdr, sizeof(hdr), "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", ino, mode, 0u,
+	         0u, nlink, 1700000000u, (unsigned)len, 0u, 0u, 0u, 0u, (unsigned)nlen, 0u);
+	CHECK(hf_buf_append(out, hdr, 110) == 0 && hf_buf_append(out, name, nlen) == 0);
+	CHECK(hf_buf_append(out, zero, (4 - (110 + nlen) % 4) % 4) == 0);
+	if (len)
+		CHECK(hf_buf_append(out, data, len) == 0 && hf_buf_append(out, zero, (4 - len % 4) % 4) == 0);
+}
+
+/* Orders real writers use: a directory entry after its contents (find -depth), and newc cpio hard
+ * links with the data on the last link. */
+static void test_tar_orders(void)
+{
+	hf_buf a = HF_BUF_INIT;
+	uint8_t end[1024] = {0};
+	char path[PATH_MAX];
+	hf_files_stats st = {0};
+	mem_snap back;
+	const mem_entry *e;
+
+	snprintf(path, sizeof(path), "%s/late.tar", base_dir);
+	ustar_add(&a, "d/f", '0', 0644, 0, 1600000000, "hi");
+	ustar_add(&a, "d/", '5', 0700, 65534, 1500000000, NULL);
+	ustar_add(&a, "d/", '5', 0777, 0, 1, NULL); /* a true duplicate: the first one wins */
+	CHECK(hf_buf_append(&a, end, sizeof(end)) == 0);
+	write_file(path, a.data, a.len, 0644);
+	snap_init(&back);
+	CHECK_OK(hf_tar_import(path, &back.sink, &st));
+	CHECK(back.violations == 0);
+	CHECK(st.dirs == 1 && st.files == 1 && st.bytes == 2);
+	/* the synthesized parent first (parents before children), then the directory's own metadata */
+	CHECK(back.len == 3);
+	if (back.len == 3) {
+		CHECK_STR(back.v[0].m.name, "d");
+		CHECK(back.v[0].m.mode == 0755);
+		CHECK_STR(back.v[2].m.name, "d");
+		CHECK(back.v[2].m.type == HF_ENTRY_DIR && back.v[2].m.mode == 0700 && back.v[2].m.uid == 65534 &&
+		      back.v[2].m.mtime_ns == 1500000000LL * 1000000000);
+	}
+	snap_free(&back);
+
+	hf_buf_clear(&a);
+	snprintf(path, sizeof(path), "%s/links.cpio", base_dir);
+	newc_add(&a, "dir", 1, 040755, 2, NULL);
+	newc_add(&a, "dir/first", 2, 0100644, 3, NULL);
+	newc_add(&a, "dir/middle", 2, 0100644, 3, NULL);
+	newc_add(&a, "dir/zz-last", 2, 0100644, 3, "record");
+	newc_add(&a, "dir/empty", 3, 0100600, 2, NULL); /* never gets data: an empty file at the end */
+	newc_add(&a, "TRAILER!!!", 0, 0, 1, NULL);
+	CHECK(hf_buf_append(&a, end, sizeof(end)) == 0);
+	write_file(path, a.data, a.len, 0644);
+	snap_init(&back);
+	memset(&st, 0, sizeof(st));
+	CHECK_OK(hf_tar_import(path, &back.sink, &st));
+	CHECK(back.violations == 0);
+	CHECK(st.files == 4 && st.dirs == 1 && st.bytes == 6);
+	CHECK(back.len == 5);
+	/* the data under the name the links point to, emitted before the links */
+	if (back.len == 5) {
+		CHECK_STR(back.v[1].m.name, "dir/first");
+		CHECK(back.v[1].m.type == HF_ENTRY_FILE && back.v[1].data.len == 6 &&
+		      !memcmp(back.v[1].data.data, "record", 6));
+		CHECK_STR(back.v[2].m.name, "dir/middle");
+		CHECK(back.v[2].m.type == HF_ENTRY_HARDLINK);
+		CHECK_STR(back.v[2].m.link_target, "dir/first");
+		CHECK_STR(back.v[3].m.name, "dir/zz-last");
+		CHECK(back.v[3].m.type == HF_ENTRY_HARDLINK);
+		CHECK_STR(back.v[3].m.link_target, "dir/first");
+		CHECK_STR(back.v[4].m.name, "dir/empty");
+		CHECK(back.v[4].m.type == HF_ENTRY_FILE && back.v[4].data.len == 0 && back.v[4].m.mode == 0600);
+	}
+	e = snap_find(&back, "dir/zz-last");
+	CHECK(e && e->data.len == 0);
+	snap_free(&back);
+	hf_buf_free(&a);
+}
+
 static void test_stdin_import(void)
 {
 	mem_snap ms;
@@ -1388,6 +1495,7 @@ int main(void)
 	test_include(&snap);
 	test_keep_going(&snap);
 	test_tar(&snap);
+	test_tar_orders();
 	test_stdin_import();
 	test_vanished_and_sink_failure(src);
 	test_one_file_system();

@@ -659,9 +659,9 @@ static int sink_begin(hf_sink *s, const hf_entry_meta *m)
 		memset(&b->scan, 0, sizeof(b->scan));
 		b->file_bytes = 0;
 		b->files++;
-	} else if (m->type == HF_ENTRY_DIR) {
-		b->dirs++;
-	} else {
+	} else if (m->type != HF_ENTRY_DIR) {
+		/* (directories are counted when the trees are written: an archive may name one after its
+		 * contents, beginning it a second time to set its metadata) */
 		b->files++;
 	}
 	return 0;
@@ -947,6 +947,8 @@ static int write_tree(hf_builder *b, hf_node *dir)
 {
 	hf_buf enc = HF_BUF_INIT;
 	int rc;
+	if (dir != b->root)
+		b->dirs++;
 	hf_node_sort(dir);
 	for (size_t i = 0; i < dir->nchildren; i++)
 		if (dir->children[i]->type == HF_ENTRY_DIR && (rc = write_tree(b, dir->children[i])) < 0)

@@ -82,7 +82,9 @@ with tarfile.open(sys.argv[1], 'w', format=tarfile.PAX_FORMAT) as t:
     d = tarfile.TarInfo('d'); d.type = tarfile.DIRTYPE; d.mode = 0o777; d.mtime = 1
     t.addfile(d)  # a second entry of the same directory: the first one wins
 EOF
-ok hf backup --tenant acme --tar "$T/late.tar"
+ok hf backup --tenant acme --tar "$T/late.tar" --json
+[ "$(json_get .dirs)" = 2 ] && [ "$(json_get .files)" = 1 ] ||
+	{ show_last; fail "late directory entries counted $(json_get .dirs) dirs and $(json_get .files) files, not 2 and 1"; }
 ok hf restore --tenant acme --target "$T/r-late"
 want="700 1500000000"
 [ "$(stat -c '%a %Y' "$T/r-late/d")" = "$want" ] || fail "d restored as $(stat -c '%a %Y' "$T/r-late/d"), not $want"

@@ -6,6 +6,8 @@
 #include "util/error.h"
 #include "util/fs.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -325,6 +327,17 @@ int hf_catalog_open_at_version(hf_catalog **out, const char *path, int max_versi
 	}
 	if (strcmp(path, ":memory:") != 0 && (rc = make_parent_dir(path)) < 0)
 		goto done;
+	if (strcmp(path, ":memory:") != 0) {
+		/* A new catalog is created 0600 here, not with SQLite's 0644: it names tenants, holds the audit
+		 * trail, and its -wal/-shm files inherit its mode. An existing catalog keeps its mode. */
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0)
+			close(fd);
+		else if (errno != EEXIST) {
+			rc = hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to create catalog '%s'", path);
+			goto done;
+		}
+	}
 	rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
 	                     NULL);
 	if (rc != SQLITE_OK) {

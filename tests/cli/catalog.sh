@@ -44,12 +44,17 @@ listings "$T/before"
 CATALOG=$(ls "$XDG_STATE_HOME"/holdfast/catalog-*.db)
 [ -f "$CATALOG" ] || fail "no default catalog under \$XDG_STATE_HOME/holdfast"
 [ "$(sqlite3 "$CATALOG" 'select count(*) from snapshot')" = 4 ] || fail "the catalog does not hold 4 snapshots"
+# it names tenants and holds the audit trail: owner only, and so are its WAL files
+for f in "$CATALOG" "$CATALOG-wal" "$CATALOG-shm"; do
+	[ ! -e "$f" ] || [ "$(stat -c %a "$f")" = 600 ] || fail "$f has mode $(stat -c %a "$f"), not 600"
+done
 
 say "delete the catalog; 'catalog rebuild' recreates it from the repository"
 rm -f "$CATALOG" "$CATALOG-wal" "$CATALOG-shm"
 ok hf catalog rebuild --json
 [ "$(json_get .snapshots)" = 4 ] && [ "$(json_get .tenants)" = 3 ] || { show_last; fail "catalog rebuild counted wrongly"; }
 [ -f "$CATALOG" ] || fail "catalog rebuild did not recreate $CATALOG"
+[ "$(stat -c %a "$CATALOG")" = 600 ] || fail "the rebuilt catalog has mode $(stat -c %a "$CATALOG"), not 600"
 [ "$(sqlite3 "$CATALOG" 'select count(*) from snapshot')" = 4 ] || fail "the rebuilt catalog does not hold 4 snapshots"
 [ "$(sqlite3 "$CATALOG" 'select count(*) from tenant')" = 3 ] || fail "the rebuilt catalog does not hold 3 tenants"
 listings "$T/rebuilt"

@@ -415,13 +415,18 @@ static int file_remove(hf_storage *s, const char *key)
 	fd_forget(fs, key);
 	r = unlink(path);
 	e = errno;
-	free(path);
-	if (r < 0 && (e == ENOENT || e == ENOTDIR))
-		return hf_error_set(HF_ENOTFOUND, "object '%s' not found in '%s'", key, s->url);
-	if (r < 0)
+	if (r < 0) {
+		free(path);
+		if (e == ENOENT || e == ENOTDIR)
+			return hf_error_set(HF_ENOTFOUND, "object '%s' not found in '%s'", key, s->url);
 		return hf_error_set_errno(hf_error_from_errno(e), e, "unable to remove '%s' in '%s'", key,
 		                          s->url);
-	return 0;
+	}
+	/* Removal is how a key slot is revoked and a tenant crypto-shredded: it must survive a crash. */
+	*strrchr(path, '/') = '\0';
+	r = hf_fs_fsync_dir(path);
+	free(path);
+	return r < 0 ? hf_error_wrap(r, "removed '%s' in '%s', but could not make that durable", key, s->url) : 0;
 }
 
 /* A new repository needs a directory that is absent or empty; create=1 also creates it. */

@@ -8,6 +8,7 @@
 #include "util/log.h"
 
 #include <jansson.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +21,26 @@ void hf_set_verbosity(int level)
 	hf_log_set_level(level <= 0 ? HF_LOG_ERROR : level >= 3 ? HF_LOG_DEBUG : (hf_log_level)level);
 }
 
+/* jansson copies every string it parses or prints (a tenant record's base64 key among them) into
+ * its own allocations and frees them unwiped. Every jansson allocation is wiped on free instead: a
+ * memset per JSON value, invisible next to parsing it. */
+static void *json_alloc(size_t n)
+{
+	return malloc(n);
+}
+
+static void json_wipe_free(void *p)
+{
+	if (p) {
+		hf_memzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
 int hf_library_init(int harden)
 {
 	int rc = hf_crypto_init();
+	json_set_alloc_funcs(json_alloc, json_wipe_free);
 	if (rc == 0 && harden)
 		hf_crypto_harden_process();
 	return rc;

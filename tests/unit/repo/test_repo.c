@@ -465,6 +465,16 @@ static void test_array_grow(void)
 int main(void)
 {
 	CHECK_OK(hf_crypto_init());
+	{
+		/* the library makes jansson wipe what it frees (tenant keys pass through it as base64) */
+		json_malloc_t m0, m1;
+		json_free_t f0, f1;
+		json_get_alloc_funcs(&m0, &f0);
+		CHECK_OK(hf_library_init(0));
+		json_get_alloc_funcs(&m1, &f1);
+		CHECK(f0 == free && f1 != free && m1 != NULL);
+		json_decref(json_string("a value freed through the wiping free"));
+	}
 	test_array_grow();
 	test_sealed();
 	test_pack();

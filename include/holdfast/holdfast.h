@@ -180,7 +180,7 @@ typedef struct hf_snapshot_info {
 int hf_snapshot_list(hf_repo *r, const char *tenant, hf_snapshot_info **out, size_t *n, size_t *unreadable);
 void hf_snapshot_info_free(hf_snapshot_info *s, size_t n);
 
-#define HF_RESTORE_OPTIONS_VERSION 2 /* 2: cancel */
+#define HF_RESTORE_OPTIONS_VERSION 2 /* 2: cancel, no_sync */
 typedef struct hf_restore_options {
 	int version;
 	const char *tenant;
@@ -202,6 +202,9 @@ typedef struct hf_restore_options {
 	 * the caller's SIGINT/SIGTERM handler (the library installs none). NULL = never; not yet
 	 * honoured by tar and PostgreSQL restores. */
 	const volatile sig_atomic_t *cancel;
+	/* Version 2. A restore into target_dir makes what it wrote durable (syncfs(2) of the target's
+	 * file system) before it reports success; no_sync skips that, for throwaway targets. */
+	int no_sync;
 } hf_restore_options;
 
 typedef struct hf_restore_result {

@@ -52,6 +52,7 @@ const cli_opt cli_options[O_COUNT] = {
 	{O_INCLUDE, "include", 0, 1, 1, NULL, NULL, "PATH", "restore only this path (repeatable)"},
 	{O_OVERWRITE, "overwrite", 0, 0, 0, NULL, NULL, NULL, "replace existing files in the target"},
 	{O_KEEP_GOING, "keep-going", 0, 0, 0, NULL, NULL, NULL, "restore what is intact and report damaged files"},
+	{O_NO_SYNC, "no-sync", 0, 0, 0, NULL, NULL, NULL, "do not make the restored files durable before exiting"},
 	{O_READ_DATA, "read-data", 0, 0, 0, NULL, NULL, NULL, "read and authenticate every pack"},
 	{O_READ_DATA_SUBSET, "read-data-subset", 0, 1, 0, NULL, NULL, "PCT", "read a random PCT percent of the packs"},
 	{O_CREATE_BUCKET, "create-bucket", 0, 0, 0, NULL, NULL, NULL, "create the S3 bucket with Object Lock"},

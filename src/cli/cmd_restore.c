@@ -95,7 +95,7 @@ int cmd_restore(cli *c)
 {
 	struct sigaction old_sig[NSTOP];
 	static const cli_opt_id opts[] = {O_TENANT, O_SNAPSHOT, O_AT, O_SOURCE, O_TARGET, O_TAR, O_TARGET_PG,
-					  O_IN_PLACE, O_INCLUDE, O_OVERWRITE, O_KEEP_GOING, O_THREADS, O_JSON, O_QUIET};
+					  O_IN_PLACE, O_INCLUDE, O_OVERWRITE, O_KEEP_GOING, O_NO_SYNC, O_THREADS, O_JSON, O_QUIET};
 	hf_repo *r = NULL;
 	hf_restore_options o;
 	hf_restore_result res;
@@ -126,6 +126,7 @@ int cmd_restore(cli *c)
 	o.ninclude = c->nmulti[O_INCLUDE];
 	o.overwrite = c->given[O_OVERWRITE];
 	o.keep_going = c->given[O_KEEP_GOING];
+	o.no_sync = c->given[O_NO_SYNC];
 	if ((rc = cli_open_repo(c, &r)) < 0)
 		return rc;
 	memset(&res, 0, sizeof(res));

@@ -120,6 +120,7 @@ int hf_restore(hf_repo *r, const hf_restore_options *o, hf_restore_result *out)
 	fo.ninclude = o->ninclude;
 	fo.keep_going = o->keep_going;
 	fo.cancel = o->version >= 2 ? o->cancel : NULL; /* older callers' structs end before it */
+	fo.no_sync = o->version >= 2 ? o->no_sync : 0;
 	/* local restores overlap I/O with a few more threads than cores; remote reads are latency-bound
 	 * and want as many requests in flight as --parallel allows */
 	fo.threads = hf_storage_has(r->storage, HF_STORAGE_FEAT_LOCAL) ? (r->threads > 4 ? r->threads : 4)

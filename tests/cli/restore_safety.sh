@@ -50,6 +50,15 @@ ok hf restore --tenant acme --snapshot "$S1" --target "$T/r" --overwrite
 compare_trees "$T/src" "$R"
 [ -z "$(find "$T/r" -name '.holdfast-*')" ] || fail "hidden names left in the target"
 
+say "a restore makes what it wrote durable before it reports success; --no-sync skips that"
+command -v strace >/dev/null || fail "strace is needed (scripts/deps --test installs it)"
+ok strace -f -qq -e trace=syncfs -o "$T/sync.trace" "$HOLDFAST" --repo "$REPO" restore --tenant acme --target "$T/r-sync"
+[ "$(grep -c 'syncfs(' "$T/sync.trace")" -ge 1 ] || fail "the restore did not syncfs its target"
+ok strace -f -qq -e trace=syncfs -o "$T/nosync.trace" "$HOLDFAST" --repo "$REPO" restore --tenant acme \
+	--target "$T/r-nosync" --no-sync
+[ "$(grep -c 'syncfs(' "$T/nosync.trace")" = 0 ] || fail "restore --no-sync called syncfs"
+compare_trees "$T/src" "$(restored_root "$T/r-nosync" "$T/src")"
+
 say "SIGTERM during a restore: exit 130, every file left is complete"
 mkdir -p "$T/big"
 for i in 1 2 3 4 5 6; do gen_bytes "big$i" $((24 << 20)) >"$T/big/f$i.bin"; done

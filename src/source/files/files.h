@@ -37,6 +37,7 @@ typedef struct hf_files_restore_opts {
 	/* restore only: when it becomes non-zero (e.g. set by the caller's signal handler), the restore
 	 * stops, undoes what it had not finished and returns HF_EINTERRUPTED; NULL = never */
 	const volatile sig_atomic_t *cancel;
+	int no_sync; /* restore only: do not syncfs(2) the target before returning success */
 } hf_files_restore_opts;
 
 /* Walk paths (lstat, symlinks never followed) and push their entries into sink in a deterministic

@@ -36,39 +36,47 @@ int hf_repo_config_encode(hf_repo_config *c, char **out)
 int hf_repo_config_read(hf_storage *s, hf_repo_config *out)
 {
 	hf_buf b = HF_BUF_INIT;
-	json_t *j = NULL;
-	json_error_t err;
-	hf_repo_config c;
-	const char *fmt = NULL, *id = NULL, *mode = "none";
-	json_int_t created = 0;
-	int rc, mn = 0, avg = 0, mx = 0, pack = 0, comp = 0, days = 0;
-
-	memset(&c, 0, sizeof(c));
+	int rc;
 	if ((rc = hf_storage_get(s, "config", &b)) < 0) {
 		if (rc == HF_ENOTFOUND) {
 			rc = hf_error_set(HF_ENOTFOUND, "no holdfast repository at '%s'", s->url);
 			hf_error_set_hint("create one with 'holdfast init', or check --repo");
 		}
-		goto done;
+	} else {
+		rc = hf_repo_config_parse(b.data, b.len, s->url, out);
 	}
-	j = json_loadb((const char *)b.data, b.len, 0, &err);
+	hf_buf_free(&b);
+	return rc;
+}
+
+int hf_repo_config_parse(const uint8_t *data, size_t len, const char *url, hf_repo_config *out)
+{
+	json_t *j = NULL;
+	json_error_t err;
+	hf_repo_config c;
+	const char *fmt = NULL, *id = NULL, *mode = "none";
+	json_int_t created = 0;
+	int rc = 0, mn = 0, avg = 0, mx = 0, pack = 0, comp = 0, days = 0;
+
+	memset(&c, 0, sizeof(c));
+	j = json_loadb((const char *)data, len, 0, &err);
 	if (!j || json_unpack(j, "{s:s, s:i, s:s, s?I, s:{s:i, s:i, s:i}, s:i, s:i, s?{s?s, s?i}}", "format",
 			      &fmt, "version", &c.version, "id", &id, "created", &created, "chunker", "min", &mn,
 			      "avg", &avg, "max", &mx, "pack_size", &pack, "compression", &comp, "lock", "mode",
 			      &mode, "days", &days) < 0 ||
 	    strcmp(fmt, "holdfast-repository") != 0 || !hf_hex_valid(id, HF_ID_HEX)) {
-		rc = hf_error_set(HF_ECORRUPT, "repository config in '%s' is malformed", s->url);
+		rc = hf_error_set(HF_ECORRUPT, "repository config in '%s' is malformed", url);
 		goto done;
 	}
 	if (c.version != HF_FORMAT_VERSION) {
 		rc = hf_error_set(HF_EUNSUPPORTED, "repository '%s' has format version %d; this holdfast reads %d",
-				  s->url, c.version, HF_FORMAT_VERSION);
+				  url, c.version, HF_FORMAT_VERSION);
 		goto done;
 	}
 	memcpy(c.id, id, HF_ID_HEX + 1);
 	{
 		static const uint8_t zero[HF_KEY_BYTES];
-		hf_mac(c.digest, b.data, b.len, zero);
+		hf_mac(c.digest, data, len, zero);
 	}
 	c.created = created;
 	c.chunker.min_size = (uint32_t)mn;
@@ -81,12 +89,11 @@ int hf_repo_config_read(hf_storage *s, hf_repo_config *out)
 		      : !strcmp(mode, "governance") ? HF_LOCK_GOVERNANCE : HF_LOCK_NONE;
 	if (hf_chunker_params_check(&c.chunker) < 0 || pack < 1024 * 1024 || pack > 512 * 1024 * 1024 || comp < 0 ||
 	    comp > 19) {
-		rc = hf_error_set(HF_ECORRUPT, "repository config in '%s' has invalid parameters", s->url);
+		rc = hf_error_set(HF_ECORRUPT, "repository config in '%s' has invalid parameters", url);
 		goto done;
 	}
 	*out = c;
 done:
 	json_decref(j);
-	hf_buf_free(&b);
 	return rc;
 }

@@ -73,6 +73,8 @@ struct hf_repo {
 /* Serialize (malloc'd text) and set c->digest; the config is stored after its first key slot. */
 int hf_repo_config_encode(hf_repo_config *c, char **out);
 int hf_repo_config_read(hf_storage *s, hf_repo_config *out);
+/* The parser behind it, for bytes already read (url only names the repository in messages). */
+int hf_repo_config_parse(const uint8_t *data, size_t len, const char *url, hf_repo_config *out);
 
 /* keyslot.c: credential -> master key */
 int hf_keyslot_create(hf_storage *s, const hf_repo_config *c, const uint8_t *master, const hf_credential *cred,

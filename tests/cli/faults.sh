@@ -126,16 +126,34 @@ ok hf --repo "$R2" restore --tenant acme --target "$T/r-src2"
 compare_trees "$T/src" "$(restored_root "$T/r-src2" "$T/src")"
 ok hf --repo "$R2" check --read-data
 
-say "a file rewritten in the same timestamp tick as the backup read it is read again by the next backup"
+say "a file changed less than 2 s before a backup is read again by the next one, even if unchanged since"
+# Its times may not move when it is rewritten within the same clock tick, so the snapshot records its
+# change time as unknown; a file that was old at the backup keeps its times and is not opened again.
+command -v strace >/dev/null || fail "strace is needed (scripts/deps --test installs it)"
+ok hf tenant add racy --tier gold
+mkdir -p "$T/racy-src" && echo old >"$T/racy-src/old-file.txt" && touch -d '-1 hour' "$T/racy-src/old-file.txt"
+sleep 2.1   # the directory entry itself is fresh too
+echo new >"$T/racy-src/fresh-file.txt"
+ok hf backup --tenant racy --path "$T/racy-src"
+sleep 2.1
+opened() { grep -c "$1\"" "$T/racy.trace" || true; }
+ok strace -f -qq -e trace=open,openat,openat2 -o "$T/racy.trace" "$HOLDFAST" --repo "$REPO" backup --tenant racy --path "$T/racy-src"
+[ "$(opened fresh-file.txt)" -ge 1 ] || fail "a file changed just before the previous backup was not read again"
+[ "$(opened old-file.txt)" = 0 ] || fail "an unchanged old file was read again"
+ok strace -f -qq -e trace=open,openat,openat2 -o "$T/racy.trace" "$HOLDFAST" --repo "$REPO" backup --tenant racy --path "$T/racy-src"
+[ "$(opened fresh-file.txt)" = 0 ] || fail "the file was read a third time although it was old at the second backup"
+
+say "  end to end: a same-second rewrite on a file system with whole-second times is backed up"
 # ext4 with 128-byte inodes keeps whole-second times, like FAT, NFS or older kernels' coarse ticks.
+# Whether the rewrite lands in the backup's second depends on the machine's load; the restored
+# content must be the new one either way.
 truncate -s 16M "$T/racy.img"
 mkfs.ext4 -q -F -I 128 "$T/racy.img" 2>/dev/null || fail "unable to make an ext4 image (e2fsprogs)"
 mkdir "$T/racy"
 mount -o loop "$T/racy.img" "$T/racy" || fail "unable to loop-mount an ext4 image (the fault tests need root)"
 HF_MOUNTS+=("$T/racy")
-ok hf tenant add racy --tier gold
 same_tick=0
-for attempt in 1 2 3 4 5; do
+for attempt in 1 2 3; do
 	mkdir -p "$T/racy/d$attempt"
 	while [ "$(date +%N | cut -c1)" != 0 ]; do :; done   # the start of a second: room for a backup in it
 	echo AAAAAAAA >"$T/racy/d$attempt/f"
@@ -145,12 +163,12 @@ for attempt in 1 2 3 4 5; do
 	[ "$(stat -c %Z.%Y "$T/racy/d$attempt/f")" = "$before" ] && same_tick=$((same_tick + 1))
 	sleep 1.1
 	ok hf backup --tenant racy --path "$T/racy/d$attempt"
-	ok hf restore --tenant racy --target "$T/r-racy$attempt"
+	ok hf restore --tenant racy --target "$T/r-racy$attempt" --no-sync
 	[ "$(cat "$(restored_root "$T/r-racy$attempt" "$T/racy/d$attempt")/f")" = BBBBBBBB ] ||
 		fail "the second backup kept the content read before a same-tick rewrite (attempt $attempt)"
 	[ "$same_tick" = 0 ] || break
 done
-[ "$same_tick" -gt 0 ] || fail "no rewrite landed in the same tick as the first backup in 5 attempts (machine too slow?)"
+say "  (the rewrite landed in the backup's second in $same_tick of $attempt attempt(s))"
 
 say "a concurrent backup of the same tenant: status 6"
 mkfifo "$T/fifo"

@@ -140,6 +140,18 @@ mkdir "$T/x-hl" && tar -C "$T/x-hl" -xf "$T/hl-out.tar" || fail "the exported ar
 [ "$(stat -c %h "$T/x-hl/zz")" = 3 ] && [ "$(cat "$T/x-hl/m/x")" = 'lab result 42' ] ||
 	fail "tar export of the hard-link group differs"
 
+say "a sparse file keeps its holes, also those that share a chunk with data"
+# 512 bytes of data every 2 MiB in 16 MiB: every chunk holds data and megabytes of zeros
+mkdir -p "$T/sparse" && truncate -s 16M "$T/sparse/db"
+for i in 0 1 2 3 4 5 6 7; do
+	printf '%0512d' "$i" | dd of="$T/sparse/db" bs=512 seek=$((i * 4096)) conv=notrunc status=none
+done
+ok hf backup --tenant beta --path "$T/sparse"
+ok hf restore --tenant beta --snapshot latest --target "$T/r-sparse" --no-sync
+cmp "$T/sparse/db" "$(restored_root "$T/r-sparse" "$T/sparse")/db" || fail "the sparse file restored differently"
+used=$(du -k "$(restored_root "$T/r-sparse" "$T/sparse")/db" | cut -f1)
+[ "$used" -le 1024 ] || fail "the restored sparse file uses $used KiB of its 16384 (holes inside chunks were written)"
+
 say "a broken tar archive is refused, no snapshot is added"
 head -c 30000 "$T/import.tar" >"$T/broken.tar"
 ok hf snapshots --tenant acme --json

@@ -30,6 +30,7 @@
 
 #define STOPPED (-1000)            /* internal: another thread failed, abandon this file quietly */
 #define HOLE_MIN 4096              /* an all-zero piece at least this long is skipped, not written */
+#define HOLE_RUN (64 * 1024)       /* inside a piece, aligned all-zero runs of this size are skipped */
 #define DIRECT_WRITE (128u * 1024) /* a piece at least this long is written without buffering */
 #define DIRECT_FILE (1u << 20)     /* a file at least this big is written with O_DIRECT */
 #define DIRECT_ALIGN 4096
@@ -630,18 +631,10 @@ static int all_zero(const uint8_t *p, size_t n)
 	return n && p[0] == 0 && memcmp(p, p + 1, n - 1) == 0;
 }
 
-static int content_cb(const void *data, size_t len, void *payload)
+/* Bytes of file data at w->off: straight to the file (O_DIRECT) or through the write buffer. */
+static int put_data(worker *w, const uint8_t *data, size_t len)
 {
-	worker *w = payload;
 	int rc;
-	if (stopping(w->rs))
-		return w->werr = STOPPED;
-	if (len >= HOLE_MIN && all_zero(data, len)) {
-		if ((rc = direct_end(w)) < 0 || (rc = flush(w)) < 0)
-			return rc;
-		w->off += len; /* leave a hole */
-		return 0;
-	}
 	if (w->direct)
 		return direct_append(w, data, len);
 	/* pieces of a small file are gathered into one write; a whole chunk is written as it is (copying
@@ -658,6 +651,58 @@ static int content_cb(const void *data, size_t len, void *payload)
 		w->blen += len;
 	}
 	w->off += len;
+	return 0;
+}
+
+/* Skip len zero bytes at w->off, leaving a hole. */
+static int put_hole(worker *w, size_t len)
+{
+	int rc;
+	if ((rc = direct_end(w)) < 0 || (rc = flush(w)) < 0)
+		return rc;
+	w->off += len;
+	return 0;
+}
+
+/* Leading bytes of p that are not the start of a hole: up to the first HOLE_RUN-aligned (in file
+ * offsets) all-zero block of HOLE_RUN bytes, or all of them. *zeros gets the length of the run of such
+ * blocks that follows (0 when none). A non-zero block is usually rejected at its first bytes, so
+ * data without holes costs a few comparisons per 64 KiB. */
+static size_t data_before_hole(const uint8_t *p, size_t n, uint64_t off, size_t *zeros)
+{
+	size_t i = (size_t)((HOLE_RUN - off % HOLE_RUN) % HOLE_RUN), z = 0;
+	*zeros = 0;
+	for (; i + HOLE_RUN <= n; i += HOLE_RUN) {
+		if (!all_zero(p + i, HOLE_RUN))
+			continue;
+		for (z = HOLE_RUN; i + z + HOLE_RUN <= n && all_zero(p + i + z, HOLE_RUN); z += HOLE_RUN)
+			;
+		*zeros = z;
+		return i;
+	}
+	return n;
+}
+
+static int content_cb(const void *data, size_t len, void *payload)
+{
+	worker *w = payload;
+	const uint8_t *p = data;
+	int rc;
+	if (stopping(w->rs))
+		return w->werr = STOPPED;
+	if (len >= HOLE_MIN && all_zero(p, len))
+		return put_hole(w, len);
+	/* Holes inside a chunk too (a chunk of a sparse file may hold a few bytes of data and megabytes
+	 * of zeros): aligned all-zero runs of HOLE_RUN bytes or more are skipped. */
+	while (len > 0) {
+		size_t zeros, n = data_before_hole(p, len, w->off, &zeros);
+		if (n && (rc = put_data(w, p, n)) < 0)
+			return rc;
+		if (zeros && (rc = put_hole(w, zeros)) < 0)
+			return rc;
+		p += n + zeros;
+		len -= n + zeros;
+	}
 	return 0;
 }
 

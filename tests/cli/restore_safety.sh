@@ -44,11 +44,21 @@ expect_status 3 hf restore --tenant acme --snapshot "$S1" --target "$T/r" --over
 cmp -s "$T/src/etc/app/app.conf" "$R/etc/app/app.conf" || fail "app.conf was not replaced"
 [ -d "$R/etc/app/empty-dir" ] && [ ! -L "$R/etc/app/run.sh" ] || fail "entries were not replaced"
 [ -z "$(find "$T/r" -name '.holdfast-*')" ] || fail "hidden names left in the target"
+say "  tar export: a failed --overwrite keeps the old archive; nothing is left under a temporary name"
+mkdir -p "$T/out" && printf 'an earlier archive\n' >"$T/out/old.tar"
+expect_status 3 hf restore --tenant acme --snapshot "$S1" --tar "$T/out/old.tar" --overwrite
+expect_one_line_error
+[ "$(cat "$T/out/old.tar")" = "an earlier archive" ] || fail "a failed tar export replaced the old archive"
+expect_status 3 hf restore --tenant acme --snapshot "$S1" --tar "$T/out/new.tar"
+[ ! -e "$T/out/new.tar" ] && [ "$(ls -A "$T/out")" = old.tar ] || fail "a failed tar export left files: $(ls -A "$T/out")"
 say "  and once the data is intact, --overwrite replaces everything (no hidden names left)"
 flip_byte "$REPO/$BIGPACK" $(($(stat -c %s "$REPO/$BIGPACK") / 2))   # flipped back
 ok hf restore --tenant acme --snapshot "$S1" --target "$T/r" --overwrite
 compare_trees "$T/src" "$R"
 [ -z "$(find "$T/r" -name '.holdfast-*')" ] || fail "hidden names left in the target"
+ok hf restore --tenant acme --snapshot "$S1" --tar "$T/out/old.tar" --overwrite
+[ "$(ls -A "$T/out")" = old.tar ] && tar -tf "$T/out/old.tar" >/dev/null || fail "tar export --overwrite did not replace the archive"
+expect_status 9 hf restore --tenant acme --snapshot "$S1" --tar "$T/out/old.tar"
 
 say "a restore makes what it wrote durable before it reports success; --no-sync skips that"
 command -v strace >/dev/null || fail "strace is needed (scripts/deps --test installs it)"

@@ -1,7 +1,10 @@
 /* Tar import (any format and compression libarchive reads) into a sink and pax tar export from a
  * snapshot reader. The only file that includes <archive.h>. */
+#define _GNU_SOURCE /* renameat2, asprintf */
 #include "source/files/internal.h"
+#include "crypto/crypto.h"
 #include "util/error.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 #include <archive.h>
@@ -576,12 +579,15 @@ static int export_entry(exporter *ex, struct archive_entry *ae, const hf_files_e
 	return 0;
 }
 
-/* Opens the output; *created tells whether a failed export should remove it. */
-static int open_output(const char *path, int overwrite, int *fd_out, int *created)
+/* Opens the output. A regular file is written under a hidden temporary name next to it (*tmp, to be
+ * published by publish_output or removed): the old archive that --overwrite replaces survives a
+ * failed export, and a killed one leaves no half-written archive under the name asked for. */
+static int open_output(const char *path, int overwrite, int *fd_out, char **tmp)
 {
 	struct stat st;
-	int fd;
-	*created = 0;
+	const char *slash = strrchr(path, '/');
+	int fd, n;
+	*tmp = NULL;
 	if (!strcmp(path, "-")) {
 		*fd_out = STDOUT_FILENO;
 		return 0;
@@ -594,19 +600,54 @@ static int open_output(const char *path, int overwrite, int *fd_out, int *create
 		*fd_out = fd;
 		return 0;
 	}
-	if (overwrite && unlink(path) < 0 && errno != ENOENT)
-		return hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to replace '%s'", path);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0) {
+	if (!overwrite && lstat(path, &st) == 0) { /* fail before the work; publishing checks again */
+		hf_error_set(HF_EEXISTS, "'%s' already exists", path);
+		hf_error_set_hint("choose another file or allow overwriting it");
+		return HF_EEXISTS;
+	}
+	for (int attempt = 0; attempt < 100; attempt++) {
+		uint32_t r;
+		hf_random(&r, sizeof(r));
+		n = slash ? (int)(slash - path + 1) : 0;
+		(void)attempt;
+		if (asprintf(tmp, "%.*s.%s.holdfast-tmp-%08x", n, path, slash ? slash + 1 : path, (unsigned)r) < 0) {
+			*tmp = NULL;
+			return hf_error_set(HF_ENOMEM, "out of memory");
+		}
+		if ((fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) >= 0) {
+			*fd_out = fd;
+			return 0;
+		}
+		n = errno;
+		free(*tmp);
+		*tmp = NULL;
+		if (n != EEXIST)
+			return hf_error_set_errno(hf_error_from_errno(n), n, "unable to create '%s'", path);
+	}
+	return hf_error_set(HF_EEXISTS, "unable to create a temporary file next to '%s'", path);
+}
+
+/* Give the finished (fsynced) temporary file its name; without overwrite, never replace anything. */
+static int publish_output(const char *tmp, const char *path, int overwrite)
+{
+	int rc = overwrite ? rename(tmp, path) : renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE);
+	if (rc < 0 && !overwrite && errno == EINVAL) /* no RENAME_NOREPLACE here: link is exclusive too */
+		rc = link(tmp, path) == 0 ? unlink(tmp) : -1;
+	if (rc < 0) {
 		if (errno == EEXIST) {
 			hf_error_set(HF_EEXISTS, "'%s' already exists", path);
 			hf_error_set_hint("choose another file or allow overwriting it");
 			return HF_EEXISTS;
 		}
-		return hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to create '%s'", path);
+		return hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to write tar to '%s'", path);
 	}
-	*fd_out = fd;
-	*created = 1;
-	return 0;
+	{
+		const char *slash = strrchr(path, '/');
+		char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+		rc = dir ? hf_fs_fsync_dir(dir) : hf_error_set(HF_ENOMEM, "out of memory");
+		free(dir);
+	}
+	return rc;
 }
 
 static int export_all(exporter *ex, const hf_files_list *l, int fd)
@@ -646,7 +687,8 @@ int hf_tar_export(hf_snapshot_reader *r, const char *path_or_dash, const hf_file
 	exporter ex;
 	sigset_t pipe_set, old_set, pending;
 	locale_t loc, prev = (locale_t)0;
-	int rc, fd = -1, created = 0, was_pending;
+	int rc, fd = -1, was_pending;
+	char *tmp = NULL;
 
 	if (!path_or_dash || !*path_or_dash)
 		return hf_error_set(HF_EUSAGE, "no tar file to export to");
@@ -656,7 +698,7 @@ int hf_tar_export(hf_snapshot_reader *r, const char *path_or_dash, const hf_file
 	ex.label = strcmp(path_or_dash, "-") ? path_or_dash : "standard output";
 	if ((rc = hf_files_list_load(&l, r, o ? o->include : NULL, o ? o->ninclude : 0)) < 0)
 		return rc;
-	if ((rc = open_output(path_or_dash, o && o->overwrite, &fd, &created)) < 0)
+	if ((rc = open_output(path_or_dash, o && o->overwrite, &fd, &tmp)) < 0)
 		goto done;
 	/* A closed pipe must become an EPIPE error, not a SIGPIPE that kills the process. */
 	sigemptyset(&pipe_set);
@@ -672,15 +714,18 @@ int hf_tar_export(hf_snapshot_reader *r, const char *path_or_dash, const hf_file
 		(void)sigtimedwait(&pipe_set, NULL, &zero);
 	}
 	pthread_sigmask(SIG_SETMASK, &old_set, NULL);
-	if (rc == 0 && created && fsync(fd) < 0)
+	if (rc == 0 && tmp && fsync(fd) < 0)
 		rc = hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to write tar to '%s'",
 		                        ex.label);
 	if (fd != STDOUT_FILENO && close(fd) < 0 && rc == 0)
 		rc = hf_error_set_errno(hf_error_from_errno(errno), errno, "unable to write tar to '%s'",
 		                        ex.label);
-	if (rc < 0 && created)
-		unlink(path_or_dash);
+	if (rc == 0 && tmp)
+		rc = publish_output(tmp, path_or_dash, o && o->overwrite);
+	if (rc < 0 && tmp)
+		unlink(tmp);
 done:
+	free(tmp);
 	hf_files_list_free(&l);
 	return rc;
 }

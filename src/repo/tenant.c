@@ -191,7 +191,8 @@ void hf_tenant_damage_free(hf_tenant_damage *d, size_t n)
 	free(d);
 }
 
-int hf_tenant_scan(hf_repo *r, hf_tenant ***out, size_t *n, hf_tenant_damage **bad, size_t *nbad)
+/* Every record that opens, duplicates included: what hf_tenant_create's re-listing needs to see. */
+static int scan_raw(hf_repo *r, hf_tenant ***out, size_t *n, hf_tenant_damage **bad, size_t *nbad)
 {
 	scan_ctx s = {r, NULL, 0, 0, NULL, 0, 0, 0};
 	int rc = hf_storage_list(r->storage, "keys/tenants/", scan_one, &s);
@@ -209,6 +210,141 @@ int hf_tenant_scan(hf_repo *r, hf_tenant ***out, size_t *n, hf_tenant_damage **b
 	*bad = s.bad;
 	*nbad = s.nbad;
 	return 0;
+}
+
+/* ---- one record per id ----
+ *
+ * hf_tenant_create makes a second record for an id impossible to keep (see there), but records written
+ * before it did so, or by an adder that lost and crashed before withdrawing its record, may remain. Every
+ * reader then has to land on the same record, on every host, whatever the listing order or the local
+ * catalog says; otherwise backups of one tenant are split over two keys and, after a catalog rebuild,
+ * part of its history seems gone. The rule, which needs nothing but the repository:
+ *
+ *   1. if exactly one of the records has snapshots, that one: the tenant's history is there (a winner
+ *      that was already backed up when a loser's leftover record appeared, or the record that older
+ *      versions happened to use);
+ *   2. otherwise the earliest `created`, then the smaller handle: both fixed when the record is written.
+ *
+ * Every host backs up only into the chosen record, so the choice stays put: under 1 the other records
+ * never gain a snapshot, and under 2 the chosen one is the first to gain one. (Forgetting every snapshot
+ * of the chosen record can move the choice back to 2; nothing is hidden then.) Costs a listing of
+ * snapshots/<tid>/ per record of a duplicated id, and nothing when there are no duplicates. */
+
+static int stop_at_first(const char *name, uint64_t size, void *payload)
+{
+	(void)name;
+	(void)size;
+	(void)payload;
+	return 1;
+}
+
+/* 1 when snapshots/<tid>/ holds anything, 0 when empty. */
+static int holds_snapshots(hf_repo *r, const char *tid)
+{
+	char prefix[64];
+	int rc;
+	snprintf(prefix, sizeof(prefix), "snapshots/%s/", tid);
+	rc = hf_storage_list(r->storage, prefix, stop_at_first, NULL);
+	return rc < 0 ? rc : rc > 0;
+}
+
+typedef struct dup_entry {
+	hf_tenant *t;
+	size_t pos; /* in the scan's array */
+	int snaps;
+} dup_entry;
+
+static int cmp_dup(const void *a, const void *b)
+{
+	const hf_tenant *x = ((const dup_entry *)a)->t, *y = ((const dup_entry *)b)->t;
+	int c = strcmp(x->id, y->id);
+	if (c)
+		return c;
+	if (x->created != y->created)
+		return x->created < y->created ? -1 : 1;
+	return strcmp(x->tid, y->tid);
+}
+
+/* Picks the record of one id among e[0..k) (sorted by the rule's second step) into *chosen, and warns. */
+static int pick_record(hf_repo *r, dup_entry *e, size_t k, size_t *chosen)
+{
+	size_t with = 0, which = 0;
+	char names[1024];
+	size_t len = 0;
+	int rc;
+	for (size_t i = 0; i < k; i++) {
+		if ((rc = holds_snapshots(r, e[i].t->tid)) < 0)
+			return rc;
+		e[i].snaps = rc;
+		if (rc) {
+			with++;
+			which = i;
+		}
+	}
+	*chosen = with == 1 ? which : 0;
+	names[0] = '\0';
+	for (size_t i = 0; i < k && len < sizeof(names); i++) {
+		if (i == *chosen)
+			continue;
+		len += (size_t)snprintf(names + len, sizeof(names) - len, "%skeys/tenants/%s", len ? ", " : "",
+					e[i].t->tid);
+	}
+	hf_log_warn("tenant '%s' has %zu records: using keys/tenants/%s (%s), ignoring %s (left by "
+		    "concurrent 'tenant add' runs of an earlier version, or by an interrupted one)",
+		    e[0].t->id, k, e[*chosen].t->tid,
+		    with == 1 ? "the only one with snapshots" : "the earliest created", names);
+	return 0;
+}
+
+/* Leaves one record per id in v[0..*n), in the scan's order; the others are freed. */
+static int one_per_id(hf_repo *r, hf_tenant **v, size_t *n)
+{
+	dup_entry *e;
+	size_t i, j, k, m = 0;
+	int rc = 0, dups = 0;
+	if (*n < 2)
+		return 0;
+	if (!(e = calloc(*n, sizeof(*e))))
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	for (i = 0; i < *n; i++)
+		e[i] = (dup_entry){v[i], i, 0};
+	qsort(e, *n, sizeof(*e), cmp_dup);
+	for (i = 0; i < *n; i = j) {
+		size_t chosen;
+		for (j = i + 1; j < *n && !strcmp(e[j].t->id, e[i].t->id); j++)
+			;
+		if (j - i < 2)
+			continue;
+		if ((rc = pick_record(r, &e[i], j - i, &chosen)) < 0)
+			goto done;
+		for (k = i; k < j; k++)
+			if (k != i + chosen) {
+				hf_tenant_free(v[e[k].pos]);
+				v[e[k].pos] = NULL;
+				dups = 1;
+			}
+	}
+	if (dups) {
+		for (i = 0; i < *n; i++)
+			if (v[i])
+				v[m++] = v[i];
+		*n = m;
+	}
+done:
+	free(e);
+	return rc;
+}
+
+int hf_tenant_scan(hf_repo *r, hf_tenant ***out, size_t *n, hf_tenant_damage **bad, size_t *nbad)
+{
+	int rc = scan_raw(r, out, n, bad, nbad);
+	if (rc < 0 || (rc = one_per_id(r, *out, n)) == 0)
+		return rc;
+	for (size_t i = 0; i < *n; i++)
+		hf_tenant_free((*out)[i]);
+	free(*out);
+	hf_tenant_damage_free(*bad, *nbad);
+	return rc;
 }
 
 /* Every readable record; each unreadable one is named in a warning and left out. */
@@ -241,6 +377,110 @@ static int catalog_record(hf_repo *r, const hf_tenant *t)
 	return 0;
 }
 
+/* ---- the catalog's id -> handle shortcut ---- */
+
+typedef struct known_ctx {
+	char (*tid)[HF_TID_HEX + 1]; /* handles the catalog maps some id to, sorted */
+	size_t n, cap;
+	int err;
+} known_ctx;
+
+static int known_one(const hf_catalog_tenant *t, void *payload)
+{
+	known_ctx *k = payload;
+	void *v;
+	if (!t->tid || !hf_hex_valid(t->tid, HF_TID_HEX))
+		return 0;
+	if (!(v = hf_array_grow(k->tid, &k->cap, k->n, sizeof(*k->tid), 16))) {
+		k->err = hf_error_set(HF_ENOMEM, "out of memory");
+		return 1;
+	}
+	k->tid = v;
+	memcpy(k->tid[k->n++], t->tid, HF_TID_HEX + 1);
+	return 0;
+}
+
+static int cmp_tid(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+typedef struct names_ctx {
+	char (*tid)[HF_TID_HEX + 1];
+	size_t n, cap;
+} names_ctx;
+
+static int name_one(const char *name, uint64_t size, void *payload)
+{
+	names_ctx *c = payload;
+	const char *tid = name + strlen("keys/tenants/");
+	void *v;
+	(void)size;
+	if (!hf_hex_valid(tid, HF_TID_HEX))
+		return 0;
+	if (!(v = hf_array_grow(c->tid, &c->cap, c->n, sizeof(*c->tid), 16)))
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	c->tid = v;
+	memcpy(c->tid[c->n++], tid, HF_TID_HEX + 1);
+	return 0;
+}
+
+/* The catalog said `id` is record `tid`, and that record does carry `id`. Is it the only one with that id?
+ * 1 yes, 0 no or not sure (the caller then resolves through a scan and the rule above), < 0 error.
+ *
+ * The catalog cannot answer this: a second record may have appeared since it was filled, and a host that
+ * trusted its cached handle would then keep backing up into a record the other hosts do not use. So the
+ * record names are listed (one listing, no reads) and each handle the catalog already ties to a tenant is
+ * skipped: records never change, so those carry other ids. Only the rest are read: tenants added from
+ * another host (recorded here, so that the next command skips them), damaged records, and duplicates. In
+ * the common case, every record known, this costs one listing on top of the read of `tid`. */
+static int only_record_of(hf_repo *r, const char *id, const char *tid)
+{
+	known_ctx k = {NULL, 0, 0, 0};
+	names_ctx names = {NULL, 0, 0};
+	hf_catalog_tenant ct;
+	int rc, seen = 0;
+
+	if ((rc = hf_storage_list(r->storage, "keys/tenants/", name_one, &names)) < 0)
+		goto done;
+	if ((rc = hf_catalog_tenant_list(r->catalog, known_one, &k)) < 0 || (rc = k.err) < 0)
+		goto done;
+	if (k.n > 1)
+		qsort(k.tid, k.n, sizeof(*k.tid), cmp_tid);
+	rc = 1;
+	for (size_t i = 0; i < names.n && rc == 1; i++) {
+		hf_tenant *t = NULL;
+		int lrc;
+		if (!strcmp(names.tid[i], tid)) {
+			seen = 1;
+			continue;
+		}
+		if (k.n && bsearch(names.tid[i], k.tid, k.n, sizeof(*k.tid), cmp_tid))
+			continue;
+		if ((lrc = load_by_tid(r, names.tid[i], &t)) < 0) {
+			/* gone since the listing, or unreadable: a scan would leave it out as well */
+			if (lrc == HF_ENOTFOUND || lrc == HF_EAUTH || lrc == HF_ECORRUPT) {
+				hf_error_clear();
+				continue;
+			}
+			rc = lrc;
+			break;
+		}
+		if (!strcmp(t->id, id))
+			rc = 0;
+		else if (hf_catalog_tenant_get(r->catalog, t->id, &ct) == HF_ENOTFOUND)
+			catalog_record(r, t);
+		hf_error_clear();
+		hf_tenant_free(t);
+	}
+	if (rc == 1 && !seen) /* removed since it was read: let the scan decide */
+		rc = 0;
+done:
+	free(names.tid);
+	free(k.tid);
+	return rc;
+}
+
 int hf_tenant_load(hf_repo *r, const char *id, hf_tenant **out)
 {
 	hf_catalog_tenant ct;
@@ -254,15 +494,18 @@ int hf_tenant_load(hf_repo *r, const char *id, hf_tenant **out)
 		char tid[HF_TID_HEX + 1];
 		memcpy(tid, ct.tid, sizeof(tid));
 		if ((rc = load_by_tid(r, tid, &found)) == 0 && strcmp(found->id, id) == 0) {
-			*out = found;
-			return 0;
+			if ((rc = only_record_of(r, id, tid)) == 1) {
+				*out = found;
+				return 0;
+			}
 		}
 		hf_tenant_free(found);
 		found = NULL;
 		if (rc < 0 && rc != HF_ENOTFOUND)
 			return rc;
 	}
-	/* Not in the catalog (or stale): the repository is the source of truth. */
+	/* Not in the catalog (or stale, or one of several records): the repository is the source of truth,
+	 * and the scan keeps one record per id. */
 	if ((rc = load_all_warn(r, &all, &n, &nbad)) < 0)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
@@ -284,6 +527,67 @@ int hf_tenant_load(hf_repo *r, const char *id, hf_tenant **out)
 	catalog_record(r, found);
 	*out = found;
 	return 0;
+}
+
+/* Takes back a record this adder just wrote; nothing refers to it yet. The caller's error is kept. A
+ * record that stays (the removal failed, or the process died before it) is one of the duplicates that
+ * the readers' rule above settles. */
+static void withdraw(hf_repo *r, const hf_tenant *t)
+{
+	hf_error_saved saved;
+	char key[80];
+	int rc;
+	hf_error_save(&saved);
+	snprintf(key, sizeof(key), "keys/tenants/%s", t->tid);
+	if ((rc = hf_storage_remove(r->storage, key)) < 0 && rc != HF_ENOTFOUND)
+		hf_log_warn("tenant record '%s' could not be removed (%s); readers ignore it unless it is the only "
+			    "record of tenant '%s' left", key, hf_error_message(), t->id);
+	hf_error_restore(&saved);
+}
+
+/* "One record per id", without a lock (S3 has none, and two adders need not share a host), in the spirit
+ * of hf_key_remove: the check for an existing id that precedes the put cannot see an adder that is
+ * between its own check and its put, and the record's name is random, so the exclusive put does not
+ * collide either. Hence:
+ *
+ *   1. put the new record;  2. list and open the tenant records again;
+ *   3. if any record other than our own carries the id, we lose: withdraw ours and fail.
+ *
+ * At most one adder wins, assuming storage whose operations take effect in one order (a local
+ * directory; S3 lists are strongly consistent): take two winners A and B, and say A listed first. A's
+ * listing did not show B's record, which B, a winner, never removes; so B put it after A listed, hence
+ * after A put its own. B listed after its put, so B's listing showed A's record (A never removes it
+ * either): B lost. Contradiction. Both may lose (each put before the other listed); then neither record
+ * stays, the id is still free and a rerun adds it. That is safe: a loser's record is never handed out
+ * (not returned, not put in the catalog), so nothing is ever written under it.
+ *
+ * A failure to list again is a loss as well: without the listing there is no proof that ours is the
+ * only record. Records that do not open are not counted, as everywhere else: their id is unknown. */
+static int confirm_unique(hf_repo *r, const hf_tenant *t)
+{
+	hf_tenant **all = NULL;
+	hf_tenant_damage *bad = NULL;
+	size_t n = 0, nbad = 0;
+	int rc, other = 0;
+	if ((rc = scan_raw(r, &all, &n, &bad, &nbad)) < 0) {
+		withdraw(r, t);
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(all[i]->id, t->id) && strcmp(all[i]->tid, t->tid) != 0)
+			other = 1;
+		hf_tenant_free(all[i]);
+	}
+	free(all);
+	hf_tenant_damage_free(bad, nbad);
+	if (!other)
+		return 0;
+	rc = hf_error_set(HF_EEXISTS, "tenant '%s' already exists (added concurrently) in repository '%s'", t->id,
+			  r->storage->url);
+	withdraw(r, t);
+	hf_error_set_hint("another 'tenant add %s' ran at the same time; see 'holdfast tenant list', and add it "
+			  "again if it is not there", t->id);
+	return rc;
 }
 
 int hf_tenant_create(hf_repo *r, const char *id, const char *tier, hf_tenant **out)
@@ -332,6 +636,8 @@ int hf_tenant_create(hf_repo *r, const char *id, const char *tier, hf_tenant **o
 		goto done;
 	snprintf(key, sizeof(key), "keys/tenants/%s", t->tid);
 	if ((rc = hf_storage_put(r->storage, key, obj.data, obj.len, NULL)) < 0)
+		goto done;
+	if ((rc = confirm_unique(r, t)) < 0)
 		goto done;
 	if ((rc = derive_keys(t, tk)) < 0)
 		goto done;

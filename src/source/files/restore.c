@@ -245,14 +245,10 @@ static int make_room(restore *rs, int dirfd, const char *base, const hf_files_en
  * puts them back; a successful one gives it the snapshot's in finish_dirs. */
 static int reuse_dir(restore *rs, int dirfd, const char *base, const hf_files_entry *e, const struct stat *st)
 {
-	if (rs->nreused == rs->reused_cap) {
-		size_t cap = rs->reused_cap ? rs->reused_cap * 2 : 16;
-		reused_dir *v = realloc(rs->reused, cap * sizeof(*v));
-		if (!v)
-			return hf_error_set(HF_ENOMEM, "out of memory");
-		rs->reused = v;
-		rs->reused_cap = cap;
-	}
+	reused_dir *v = hf_array_grow(rs->reused, &rs->reused_cap, rs->nreused, sizeof(*v), 16);
+	if (!v)
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	rs->reused = v;
 	rs->reused[rs->nreused++] = (reused_dir){(size_t)(e - rs->list.v), st->st_mode & 07777, st->st_mtim};
 	/* as before, a directory whose mode cannot be changed is tried as it is */
 	if ((st->st_mode & S_IRWXU) != S_IRWXU)

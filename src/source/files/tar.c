@@ -253,14 +253,10 @@ static int hold(importer *im, const hf_entry_meta *m)
 {
 	held *h, *first;
 	int rc;
-	if (im->nheld == im->capheld) {
-		size_t ncap = im->capheld ? im->capheld * 2 : 16;
-		held *nv = realloc(im->held, ncap * sizeof(*nv));
-		if (!nv)
-			return hf_error_set(HF_ENOMEM, "out of memory");
-		im->held = nv;
-		im->capheld = ncap;
-	}
+	held *nv = hf_array_grow(im->held, &im->capheld, im->nheld, sizeof(*nv), 16);
+	if (!nv)
+		return hf_error_set(HF_ENOMEM, "out of memory");
+	im->held = nv;
 	h = &im->held[im->nheld];
 	memset(h, 0, sizeof(*h));
 	h->m = *m;

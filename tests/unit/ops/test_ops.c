@@ -4,6 +4,7 @@
 #include "ops/reader.h"
 #include "ops/snapshots.h"
 #include "repo/pack.h"
+#include "ops/fixture.h"
 #include "test.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -13,42 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-static char dir[] = "/tmp/hf-test-ops-XXXXXX";
-static char url[256], cat[512], pass[512], data[512];
-
-static void write_file(const char *name, size_t size, unsigned seed)
-{
-	char path[1024];
-	FILE *f;
-	snprintf(path, sizeof(path), "%s/%s", data, name);
-	f = fopen(path, "wb");
-	for (size_t i = 0; i < size; i++) {
-		seed = seed * 1103515245u + 12345u;
-		fputc((int)(seed >> 16) & 0xff, f);
-	}
-	fclose(f);
-}
-
-static void repo_options(hf_repo_options *o)
-{
-	memset(o, 0, sizeof(*o));
-	o->version = HF_REPO_OPTIONS_VERSION;
-	o->url = url;
-	o->catalog_path = cat;
-	o->cred.password_file = pass;
-	o->cred.password_fd = -1;
-	o->compression = -1;
-}
-
-static hf_repo *open_repo(void)
-{
-	hf_repo_options o;
-	hf_repo *r = NULL;
-	repo_options(&o);
-	CHECK_OK(hf_repo_open(&r, &o));
-	return r;
-}
 
 static size_t count_snapshots(hf_repo *r, const char *tenant)
 {
@@ -76,37 +41,15 @@ static int collect_ids(const hf_index_entry *e, void *payload)
 
 int main(void)
 {
-	hf_repo_options o;
-	hf_init_options io;
 	hf_backup_options bo;
 	hf_backup_result res;
 	hf_repo *r;
 	const char *paths[1];
-	char id[HF_ID_HEX + 1], path[1024];
-	FILE *f;
+	char path[1024];
 
-	CHECK_OK(hf_library_init(0));
-	CHECK(mkdtemp(dir) != NULL);
-	snprintf(url, sizeof(url), "mem://%s", dir + 5);
-	snprintf(cat, sizeof(cat), "%s/catalog.db", dir);
-	snprintf(pass, sizeof(pass), "%s/pass", dir);
-	snprintf(data, sizeof(data), "%s/data", dir);
-	mkdir(data, 0755);
-	f = fopen(pass, "w");
-	fputs("a passphrase for tests\n", f);
-	fclose(f);
+	CHECK_OK(fixture_init("ops"));
 	write_file("big.bin", 6u * 1024 * 1024, 1);
 	write_file("small.txt", 1000, 2);
-	repo_options(&o);
-	memset(&io, 0, sizeof(io));
-	io.compression = -1;
-	io.kdf_ops = 1;
-	io.kdf_mem = 8u * 1024 * 1024;
-	io.pack_size = 1024 * 1024; /* several packs for 6 MiB */
-	io.chunk_min = 64 * 1024;
-	io.chunk_avg = 256 * 1024;
-	io.chunk_max = 1024 * 1024;
-	CHECK_OK(hf_repo_init(&o, &io, id));
 	r = open_repo();
 	if (!r)
 		TEST_MAIN_END();

@@ -3,6 +3,7 @@
  * made deterministic with a storage wrapper that runs the second remover from inside the first one's
  * remove call, i.e. after the first one's listing and before its removal takes effect. */
 #include "repo/repo.h"
+#include "hook_storage.h"
 #include "test.h"
 #include "util/buf.h"
 #include "util/error.h"
@@ -15,80 +16,10 @@
 
 /* ---- a storage that calls a hook before its first remove ---- */
 
-typedef struct hook_storage {
-	hf_storage base;
-	hf_storage_vtable vt;
-	hf_storage *inner;
-	void (*before_remove)(void *arg);
-	void *arg;
-	int fired;
-} hook_storage;
-
-#define INNER(s) (((hook_storage *)(s))->inner)
-
-static int h_put(hf_storage *s, const char *key, const void *data, size_t len, const hf_storage_put_opts *o)
+/* Runs fn(arg) once, just before the first remove through r's storage. */
+static hook_once *hook(hf_repo *r, void (*fn)(void *), void *arg)
 {
-	return INNER(s)->vt->put(INNER(s), key, data, len, o);
-}
-
-static int h_get(hf_storage *s, const char *key, hf_buf *out) { return INNER(s)->vt->get(INNER(s), key, out); }
-
-static int h_get_range(hf_storage *s, const char *key, uint64_t off, size_t len, hf_buf *out)
-{
-	return INNER(s)->vt->get_range(INNER(s), key, off, len, out);
-}
-
-static int h_stat(hf_storage *s, const char *key, hf_storage_stat *out)
-{
-	return INNER(s)->vt->stat(INNER(s), key, out);
-}
-
-static int h_list(hf_storage *s, const char *prefix, hf_storage_list_cb cb, void *payload)
-{
-	return INNER(s)->vt->list(INNER(s), prefix, cb, payload);
-}
-
-static int h_remove(hf_storage *s, const char *key)
-{
-	hook_storage *h = (hook_storage *)s;
-	if (!h->fired && h->before_remove) {
-		h->fired = 1;
-		h->before_remove(h->arg);
-	}
-	return INNER(s)->vt->remove(INNER(s), key);
-}
-
-static void h_free(hf_storage *s)
-{
-	hf_storage_free(INNER(s));
-	free(s->url);
-	free(s);
-}
-
-/* Wraps r's storage in place. */
-static hook_storage *hook(hf_repo *r, void (*fn)(void *), void *arg)
-{
-	hook_storage *h = calloc(1, sizeof(*h));
-	if (!h)
-		return NULL;
-	h->inner = r->storage;
-	h->base.url = strdup(r->storage->url);
-	h->vt = (hf_storage_vtable){
-	    .name = h->inner->vt->name,
-	    .features = h->inner->vt->features,
-	    .put = h_put,
-	    .get = h_get,
-	    .get_range = h_get_range,
-	    .stat = h_stat,
-	    .list = h_list,
-	    .remove = h_remove,
-	    .free = h_free,
-	};
-	h->base.vt = &h->vt;
-	h->before_remove = fn;
-	h->arg = arg;
-	r->storage = &h->base;
-	return h;
+	return hook_before_first(&r->storage, "remove", NULL, fn, arg);
 }
 
 /* ---- fixture: a repository on mem:// with slots for two passphrases ---- */

@@ -129,7 +129,6 @@ ok hf --repo "$R2" check --read-data
 say "a file changed less than 2 s before a backup is read again by the next one, even if unchanged since"
 # Its times may not move when it is rewritten within the same clock tick, so the snapshot records its
 # change time as unknown; a file that was old at the backup keeps its times and is not opened again.
-command -v strace >/dev/null || fail "strace is needed (scripts/deps --test installs it)"
 ok hf tenant add racy --tier gold
 mkdir -p "$T/racy-src" && echo old >"$T/racy-src/old-file.txt" && touch -d '-1 hour' "$T/racy-src/old-file.txt"
 sleep 2.1   # the directory entry itself is fresh too
@@ -137,10 +136,10 @@ echo new >"$T/racy-src/fresh-file.txt"
 ok hf backup --tenant racy --path "$T/racy-src"
 sleep 2.1
 opened() { grep -c "$1\"" "$T/racy.trace" || true; }
-ok strace -f -qq -e trace=open,openat,openat2 -o "$T/racy.trace" "$HOLDFAST" --repo "$REPO" backup --tenant racy --path "$T/racy-src"
+ok traced -f -qq -e trace=open,openat,openat2 -o "$T/racy.trace" "$HOLDFAST" --repo "$REPO" backup --tenant racy --path "$T/racy-src"
 [ "$(opened fresh-file.txt)" -ge 1 ] || fail "a file changed just before the previous backup was not read again"
 [ "$(opened old-file.txt)" = 0 ] || fail "an unchanged old file was read again"
-ok strace -f -qq -e trace=open,openat,openat2 -o "$T/racy.trace" "$HOLDFAST" --repo "$REPO" backup --tenant racy --path "$T/racy-src"
+ok traced -f -qq -e trace=open,openat,openat2 -o "$T/racy.trace" "$HOLDFAST" --repo "$REPO" backup --tenant racy --path "$T/racy-src"
 [ "$(opened fresh-file.txt)" = 0 ] || fail "the file was read a third time although it was old at the second backup"
 
 say "  end to end: a same-second rewrite on a file system with whole-second times is backed up"

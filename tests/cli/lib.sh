@@ -73,6 +73,13 @@ check_sanitizers() {
 	fi
 }
 
+# traced STRACE-ARGS...: run a command under strace(1) (LeakSanitizer cannot work under ptrace, so it
+# is off for that command in the sanitizer build; the other sanitizers still report).
+traced() {
+	command -v strace >/dev/null || fail "strace is needed (scripts/deps --test installs it)"
+	env ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" strace "$@"
+}
+
 # hf ARGS...: holdfast on the test repository (pass --repo again to override).
 hf() { "$HOLDFAST" --repo "$REPO" "$@"; }
 

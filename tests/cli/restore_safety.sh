@@ -61,10 +61,9 @@ ok hf restore --tenant acme --snapshot "$S1" --tar "$T/out/old.tar" --overwrite
 expect_status 9 hf restore --tenant acme --snapshot "$S1" --tar "$T/out/old.tar"
 
 say "a restore makes what it wrote durable before it reports success; --no-sync skips that"
-command -v strace >/dev/null || fail "strace is needed (scripts/deps --test installs it)"
-ok strace -f -qq -e trace=syncfs -o "$T/sync.trace" "$HOLDFAST" --repo "$REPO" restore --tenant acme --target "$T/r-sync"
+ok traced -f -qq -e trace=syncfs -o "$T/sync.trace" "$HOLDFAST" --repo "$REPO" restore --tenant acme --target "$T/r-sync"
 [ "$(grep -c 'syncfs(' "$T/sync.trace")" -ge 1 ] || fail "the restore did not syncfs its target"
-ok strace -f -qq -e trace=syncfs -o "$T/nosync.trace" "$HOLDFAST" --repo "$REPO" restore --tenant acme \
+ok traced -f -qq -e trace=syncfs -o "$T/nosync.trace" "$HOLDFAST" --repo "$REPO" restore --tenant acme \
 	--target "$T/r-nosync" --no-sync
 [ "$(grep -c 'syncfs(' "$T/nosync.trace")" = 0 ] || fail "restore --no-sync called syncfs"
 compare_trees "$T/src" "$(restored_root "$T/r-nosync" "$T/src")"

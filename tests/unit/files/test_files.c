@@ -43,6 +43,7 @@ typedef struct mem_snap {
 	/* side effect for the sink: unlink this path when an entry named trigger begins */
 	const char *trigger, *unlink_path;
 	int fail_sink_at; /* 1-based entry_write call that fails, 0 = never */
+	const char *rewrite_path; /* side effect: rewrite this file in place (same size) on the first write */
 	int writes;
 	/* change detection: files unchanged since parent are taken from it */
 	const struct mem_snap *parent;
@@ -86,6 +87,15 @@ static int sink_write(hf_sink *s, const void *data, size_t len)
 		ms->violations++;
 	if (ms->fail_sink_at && ++ms->writes == ms->fail_sink_at)
 		return hf_error_set(HF_ENOSPC, "repository full");
+	if (ms->rewrite_path) {
+		int fd;
+		nanosleep(&(struct timespec){0, 20000000}, NULL); /* past the stat's clock tick */
+		if ((fd = open(ms->rewrite_path, O_WRONLY)) < 0 || pwrite(fd, "XY", 2, 0) != 2)
+			ms->violations++;
+		if (fd >= 0)
+			close(fd);
+		ms->rewrite_path = NULL;
+	}
 	return hf_buf_append(&ms->v[ms->len - 1].data, data, len);
 }
 
@@ -655,6 +665,28 @@ static void test_vanished_and_sink_failure(const char *src)
 	CHECK(snap_find(&ms, sn("zz_vanish")) == NULL);
 	CHECK(snap_find(&ms, sn("keep.log.txt")) != NULL); /* no excludes given */
 	snap_free(&ms);
+
+	/* a file rewritten in place (same size) while it is read: warned and counted, not silent */
+	{
+		char one[PATH_MAX];
+		const char *onepath[] = {one};
+		FILE *f;
+		snprintf(one, sizeof(one), "%s/rewritten", src);
+		mkdir(one, 0755);
+		snprintf(one, sizeof(one), "%s/rewritten/f.txt", src);
+		f = fopen(one, "w");
+		fputs("abcdefgh\n", f);
+		fclose(f);
+		snap_init(&ms);
+		ms.rewrite_path = one;
+		memset(&st, 0, sizeof(st));
+		CHECK_OK(hf_files_backup(onepath, 1, NULL, &ms.sink, &st));
+		CHECK(st.warnings == 1 && st.files == 1 && ms.violations == 0);
+		snap_free(&ms);
+		unlink(one);
+		snprintf(one, sizeof(one), "%s/rewritten", src);
+		rmdir(one);
+	}
 
 	/* the sink fails: the backup stops with its error */
 	snap_init(&ms);

@@ -707,10 +707,24 @@ static atomic_int no_openat2; /* the kernel (or a seccomp filter) refuses openat
 /* Open the created file e for writing: one openat2 call that resolves the whole name beneath the
  * target and fails on any symlink; without openat2, or when it fails, the parent is walked one
  * component at a time (which also gives the precise error). */
+/* The file the creator made may have been swapped by whoever can write into the target meanwhile: a
+ * FIFO would block the writer (or hand a reader the content), a device would receive it. Opened
+ * without blocking, and only a regular file is written. */
+static int check_created(restore *rs, const hf_files_entry *e, int *fd)
+{
+	struct stat st;
+	if (fstat(*fd, &st) == 0 && S_ISREG(st.st_mode))
+		return 0;
+	close(*fd);
+	*fd = -1;
+	return hf_error_set(HF_EIO, "'%s/%s' is no longer the regular file this restore created", rs->target,
+	                    e->m.name);
+}
+
 static int open_created(worker *w, const hf_files_entry *e, int *fd)
 {
 	restore *rs = w->rs;
-	const int flags = O_WRONLY | O_NOFOLLOW | O_CLOEXEC;
+	const int flags = O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
 	size_t i = (size_t)(e - rs->list.v);
 	const char *base;
 	int dirfd, rc;
@@ -720,7 +734,7 @@ static int open_created(worker *w, const hf_files_entry *e, int *fd)
 		long r = syscall(SYS_openat2, rs->rootfd, e->m.name, &how, sizeof(how));
 		if (r >= 0) {
 			*fd = (int)r;
-			return 0;
+			return check_created(rs, e, fd);
 		}
 		if (errno == ENOSYS || errno == EPERM)
 			atomic_store(&no_openat2, 1);
@@ -729,7 +743,7 @@ static int open_created(worker *w, const hf_files_entry *e, int *fd)
 		return rc;
 	if ((*fd = openat(dirfd, cur_name(rs, i, base), flags)) < 0)
 		return errno_error(rs, errno, "open", e->m.name);
-	return 0;
+	return check_created(rs, e, fd);
 }
 
 static int restore_content(worker *w, const hf_files_entry *e)

@@ -199,8 +199,9 @@ typedef struct hf_restore_options {
 	void *progress_payload;
 	/* Version 2. A restore into target_dir stops when *cancel becomes non-zero, removes the files it
 	 * had not finished, puts back what it replaced and returns HF_EINTERRUPTED. Meant to be set from
-	 * the caller's SIGINT/SIGTERM handler (the library installs none). NULL = never; not yet
-	 * honoured by tar and PostgreSQL restores. */
+	 * the caller's SIGINT/SIGTERM handler (the library installs none). NULL = never. A tar export
+	 * stops too (its temporary file is removed, nothing is published); PostgreSQL restores do not
+	 * poll it. */
 	const volatile sig_atomic_t *cancel;
 	/* Version 2. A restore into target_dir makes what it wrote durable (syncfs(2) of the target's
 	 * file system) before it reports success; no_sync skips that, for throwaway targets. */

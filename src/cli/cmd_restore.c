@@ -130,14 +130,14 @@ int cmd_restore(cli *c)
 	if ((rc = cli_open_repo(c, &r)) < 0)
 		return rc;
 	memset(&res, 0, sizeof(res));
-	/* tar and PostgreSQL restores do not poll the flag yet: a signal ends them as before (a partial
-	 * tar file; the server rolls the transaction back) */
-	if (o.target_dir) {
+	/* PostgreSQL restores do not poll the flag: a signal ends them as before, and the server rolls
+	 * the transaction back */
+	if (o.target_dir || o.tar_file) {
 		o.cancel = &restore_cancel;
 		catch_stop_signals(old_sig);
 	}
 	rc = hf_restore(r, &o, &res);
-	if (o.target_dir)
+	if (o.target_dir || o.tar_file)
 		release_stop_signals(old_sig);
 	if (rc < 0) {
 		rc = cli_fail(rc, NULL);

@@ -127,6 +127,36 @@ say "  $n of 6 files complete, the others absent"
 ok hf restore --tenant acme --snapshot "$S2" --target "$T/rs" --overwrite
 compare_trees "$T/big" "$RS"
 
+say "SIGTERM during a tar export: exit 130, no archive and no temporary file left"
+mkdir -p "$T/tx"
+caught=0
+for attempt in 1 2 3 4 5; do
+	"$HOLDFAST" --repo "$REPO" restore --tenant acme --snapshot "$S2" --tar "$T/tx/out.tar" \
+		>"$T/sig.out" 2>"$T/sig.err" &
+	pid=$!
+	HF_PIDS+=("$pid")
+	for _ in $(seq 3000); do   # the temporary archive has content
+		[ -z "$(find "$T/tx" -type f -size +1M 2>/dev/null | head -1)" ] || break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.002
+	done
+	kill -TERM "$pid" 2>/dev/null || true
+	status=0
+	wait "$pid" || status=$?
+	HF_PIDS=()
+	if [ "$status" = 0 ]; then
+		say "  attempt $attempt: the export finished before the signal; again"
+		rm -f "$T/tx/out.tar"
+		continue
+	fi
+	caught=1
+	break
+done
+[ "$caught" = 1 ] || fail "never caught the tar export while it was writing"
+! grep -qE 'runtime error:|AddressSanitizer|LeakSanitizer' "$T/sig.err" || { cat "$T/sig.err" >&2; fail "sanitizer report"; }
+[ "$status" = 130 ] || { cat "$T/sig.err" >&2; fail "an interrupted tar export exited with $status, not 130"; }
+[ -z "$(ls -A "$T/tx")" ] || fail "an interrupted tar export left: $(ls -A "$T/tx")"
+
 say "a stored name longer than PATH_MAX does not break a later restore into the same target"
 "$PY" - "$T/long.tar" <<'EOF'
 import io, sys, tarfile

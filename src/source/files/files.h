@@ -34,8 +34,8 @@ typedef struct hf_files_restore_opts {
 	size_t ninclude;
 	int threads;    /* file content writers; 0 = 2 (restore only) */
 	int keep_going; /* skip files whose data is damaged, count them, return HF_ECORRUPT */
-	/* restore only: when it becomes non-zero (e.g. set by the caller's signal handler), the restore
-	 * stops, undoes what it had not finished and returns HF_EINTERRUPTED; NULL = never */
+	/* restore and tar export: when it becomes non-zero (e.g. set by the caller's signal handler),
+	 * they stop, undo what they had not finished and return HF_EINTERRUPTED; NULL = never */
 	const volatile sig_atomic_t *cancel;
 	int no_sync; /* restore only: do not syncfs(2) the target before returning success */
 } hf_files_restore_opts;

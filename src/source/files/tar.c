@@ -493,7 +493,18 @@ typedef struct exporter {
 	const char *name;
 	uint64_t size, written;
 	int err;
+	const volatile sig_atomic_t *cancel; /* the caller's stop flag (NULL: never) */
 } exporter;
+
+/* A stop asked for by the caller (a signal handler): an error like any other, so the temporary
+ * output is removed and nothing is published. */
+static int cancelled(exporter *ex)
+{
+	if (!ex->cancel || !*ex->cancel)
+		return 0;
+	hf_error_set(HF_EINTERRUPTED, "tar export to %s interrupted", ex->label);
+	return HF_EINTERRUPTED;
+}
 
 static int write_failed(exporter *ex)
 {
@@ -532,6 +543,9 @@ static void fill_entry(struct archive_entry *ae, const hf_files_entry *e)
 static int export_data(const void *data, size_t len, void *payload)
 {
 	exporter *ex = payload;
+	int rc;
+	if ((rc = cancelled(ex)) < 0)
+		return ex->err = rc;
 	if (len > ex->size - ex->written)
 		return ex->err =
 		           hf_error_set(HF_ECORRUPT, "content of '%s' is longer than its recorded size %llu",
@@ -664,7 +678,8 @@ static int export_all(exporter *ex, const hf_files_list *l, int fd)
 		goto done;
 	}
 	for (size_t i = 0; i < l->len && rc == 0; i++)
-		rc = export_entry(ex, ae, &l->v[i]);
+		if ((rc = cancelled(ex)) == 0)
+			rc = export_entry(ex, ae, &l->v[i]);
 	if (rc == 0 && archive_write_close(ex->a) != ARCHIVE_OK)
 		rc = write_failed(ex);
 done:
@@ -692,6 +707,7 @@ int hf_tar_export(hf_snapshot_reader *r, const char *path_or_dash, const hf_file
 	ex.r = r;
 	ex.st = stats ? stats : &local;
 	ex.label = strcmp(path_or_dash, "-") ? path_or_dash : "standard output";
+	ex.cancel = o ? o->cancel : NULL;
 	if ((rc = hf_files_list_load(&l, r, o ? o->include : NULL, o ? o->ninclude : 0)) < 0)
 		return rc;
 	if ((rc = open_output(path_or_dash, o && o->overwrite, &fd, &tmp)) < 0)

@@ -86,32 +86,35 @@ mkdir -p "$T/big"
 for i in 1 2 3 4 5 6; do gen_bytes "big$i" $((24 << 20)) >"$T/big/f$i.bin"; done
 ok hf backup --tenant acme --path "$T/big" --json
 S2=$(json_get .id)
-caught=0
-for attempt in 1 2 3 4 5; do
-	rm -rf "$T/rs"
-	"$HOLDFAST" --repo "$REPO" restore --tenant acme --snapshot "$S2" --target "$T/rs" --threads 2 \
-		>"$T/sig.out" 2>"$T/sig.err" &
-	pid=$!
-	HF_PIDS+=("$pid")
-	# a file being written: created (mode 0600 until its metadata is applied), content started
-	for _ in $(seq 3000); do
-		[ -z "$(find "$T/rs" -type f -perm 600 -size +0 2>/dev/null | head -1)" ] || break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.002
+# term_mid_run READY RESET CMD...: run CMD in the background and send it SIGTERM as soon as the shell
+# test READY holds; a run that finishes first is retried (after RESET), up to 5 times. Sets $status;
+# the run's stderr is in $T/sig.err.
+term_mid_run() {
+	local ready=$1 reset=$2 attempt pid
+	shift 2
+	for attempt in 1 2 3 4 5; do
+		eval "$reset"
+		"$@" >"$T/sig.out" 2>"$T/sig.err" &
+		pid=$!
+		HF_PIDS+=("$pid")
+		for _ in $(seq 3000); do
+			eval "$ready" && break
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.002
+		done
+		kill -TERM "$pid" 2>/dev/null || true
+		status=0
+		wait "$pid" || status=$?
+		HF_PIDS=()
+		[ "$status" = 0 ] || break
+		say "  attempt $attempt: it finished before the signal; again"
 	done
-	kill -TERM "$pid" 2>/dev/null || true
-	status=0
-	wait "$pid" || status=$?
-	HF_PIDS=()
-	if [ "$status" = 0 ]; then
-		say "  attempt $attempt: the restore finished before the signal; again"
-		continue
-	fi
-	caught=1
-	break
-done
-[ "$caught" = 1 ] || fail "never caught the restore while it was writing"
-! grep -qE 'runtime error:|AddressSanitizer|LeakSanitizer' "$T/sig.err" || { cat "$T/sig.err" >&2; fail "sanitizer report"; }
+	[ "$status" != 0 ] || fail "never caught the run while it was writing: $*"
+	! grep -qE 'runtime error:|AddressSanitizer|LeakSanitizer' "$T/sig.err" || { cat "$T/sig.err" >&2; fail "sanitizer report"; }
+}
+# a file being written: created (mode 0600 until its metadata is applied), content started
+term_mid_run '[ -n "$(find "$T/rs" -type f -perm 600 -size +0 2>/dev/null | head -1)" ]' 'rm -rf "$T/rs"' \
+	"$HOLDFAST" --repo "$REPO" restore --tenant acme --snapshot "$S2" --target "$T/rs" --threads 2
 [ "$status" = 130 ] || { cat "$T/sig.err" >&2; fail "an interrupted restore exited with $status, not 130"; }
 grep -q 'interrupted' "$T/sig.err" || { cat "$T/sig.err" >&2; fail "no 'interrupted' in the message"; }
 RS=$(restored_root "$T/rs" "$T/big")
@@ -129,31 +132,8 @@ compare_trees "$T/big" "$RS"
 
 say "SIGTERM during a tar export: exit 130, no archive and no temporary file left"
 mkdir -p "$T/tx"
-caught=0
-for attempt in 1 2 3 4 5; do
-	"$HOLDFAST" --repo "$REPO" restore --tenant acme --snapshot "$S2" --tar "$T/tx/out.tar" \
-		>"$T/sig.out" 2>"$T/sig.err" &
-	pid=$!
-	HF_PIDS+=("$pid")
-	for _ in $(seq 3000); do   # the temporary archive has content
-		[ -z "$(find "$T/tx" -type f -size +1M 2>/dev/null | head -1)" ] || break
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.002
-	done
-	kill -TERM "$pid" 2>/dev/null || true
-	status=0
-	wait "$pid" || status=$?
-	HF_PIDS=()
-	if [ "$status" = 0 ]; then
-		say "  attempt $attempt: the export finished before the signal; again"
-		rm -f "$T/tx/out.tar"
-		continue
-	fi
-	caught=1
-	break
-done
-[ "$caught" = 1 ] || fail "never caught the tar export while it was writing"
-! grep -qE 'runtime error:|AddressSanitizer|LeakSanitizer' "$T/sig.err" || { cat "$T/sig.err" >&2; fail "sanitizer report"; }
+term_mid_run '[ -n "$(find "$T/tx" -type f -size +1M 2>/dev/null | head -1)" ]' 'rm -f "$T/tx/out.tar"' \
+	"$HOLDFAST" --repo "$REPO" restore --tenant acme --snapshot "$S2" --tar "$T/tx/out.tar"
 [ "$status" = 130 ] || { cat "$T/sig.err" >&2; fail "an interrupted tar export exited with $status, not 130"; }
 [ -z "$(ls -A "$T/tx")" ] || fail "an interrupted tar export left: $(ls -A "$T/tx")"
 

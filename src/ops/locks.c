@@ -39,19 +39,23 @@ static int64_t slack_seconds(const hf_repo *r, const hf_tenant *t)
 	return days * 86400;
 }
 
-static int ensure_locked(hf_repo *r, const hf_tenant *t, const char *key, int64_t needed, hf_lock_stats *st)
+/* key: the object; ckey: its row in the catalog's pack_lock table. Pack names are unique across
+ * repositories (they hold the tenant's random handle); "config" is not, and a catalog may be shared
+ * by several repositories (holdfast.conf(5)), so its row names the repository. */
+static int ensure_locked(hf_repo *r, const hf_tenant *t, const char *key, const char *ckey, int64_t needed,
+			 hf_lock_stats *st)
 {
 	hf_storage_stat s;
 	int64_t known = 0, until;
 	hf_lock_mode mode;
 	int rc;
-	if (hf_catalog_pack_lock_get(r->catalog, key, &known) == 0 && known >= needed)
+	if (hf_catalog_pack_lock_get(r->catalog, ckey, &known) == 0 && known >= needed)
 		return 0;
 	st->heads++;
 	if ((rc = hf_storage_stat_object(r->storage, key, &s)) < 0)
 		return hf_error_wrap(rc, "unable to read the lock of '%s'", key);
 	if (s.lock_until >= needed) {
-		hf_catalog_pack_lock_put(r->catalog, key, s.lock_until);
+		hf_catalog_pack_lock_put(r->catalog, ckey, s.lock_until);
 		return 0;
 	}
 	until = needed + slack_seconds(r, t);
@@ -60,7 +64,7 @@ static int ensure_locked(hf_repo *r, const hf_tenant *t, const char *key, int64_
 	if ((rc = hf_storage_extend_lock(r->storage, key, mode, until)) < 0)
 		return hf_error_wrap(rc, "unable to extend the lock of '%s'", key);
 	st->extended++;
-	hf_catalog_pack_lock_put(r->catalog, key, until);
+	hf_catalog_pack_lock_put(r->catalog, ckey, until);
 	return 0;
 }
 
@@ -88,12 +92,15 @@ int hf_ops_extend_locks(hf_repo *r, const hf_tenant *t, hf_index *ix, const hf_n
 			continue;
 		}
 		st.packs++;
-		rc = ensure_locked(r, t, key, needed, &st);
+		rc = ensure_locked(r, t, key, key, needed, &st);
 	}
 	free(used);
 	/* the repository config must outlive every snapshot too */
-	if (rc == 0)
-		rc = ensure_locked(r, t, "config", needed, &st);
+	if (rc == 0) {
+		char ckey[16 + HF_ID_HEX];
+		snprintf(ckey, sizeof(ckey), "config@%s", r->config.id);
+		rc = ensure_locked(r, t, "config", ckey, needed, &st);
+	}
 	if (st.extended)
 		hf_log_info("extended the object lock of %llu pack(s) of tenant '%s'", (unsigned long long)st.extended,
 			    t->id);

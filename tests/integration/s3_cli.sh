@@ -69,6 +69,13 @@ check "old pack lock extended past the new snapshot's retain-until ($old_until -
 	[ "$new_until" -ge $((t0 + 4 * 86400 - 120)) ]
 HOLDFAST_FAKE_NOW=$later ok hf backup --tenant acme --path "$T/src" --json
 check "a third snapshot needs no further extension (catalog knows the dates)" [ "$(retain_epoch "$B/$pack")" = "$new_until" ]
+check "the repository config was extended with the packs" [ "$(retain_epoch "$B/repo/config")" -ge $((t0 + 4 * 86400 - 120)) ]
+# a catalog may serve several repositories: the config's date is kept under the repository's id
+CATALOG=$(ls "$XDG_STATE_HOME"/holdfast/catalog-*.db | head -1)
+REPO_ID=$(sqlite3 "$CATALOG" "select pack from pack_lock where pack like 'config@%'" | sed 's/^config@//')
+check "the config's lock date is recorded under config@<repository id> (got '$REPO_ID')" [ "${#REPO_ID}" = 64 ]
+check "no lock date is recorded under the bare name 'config'" \
+	[ "$(sqlite3 "$CATALOG" "select count(*) from pack_lock where pack = 'config'")" = 0 ]
 
 say "a COMPLIANCE tier with its own bucket"
 B2=$B-regulated

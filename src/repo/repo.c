@@ -342,19 +342,15 @@ static int slot_scan_one(const char *name, uint64_t size, void *payload)
 	slot_scan *s = payload;
 	const char *id = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
 	hf_buf b = HF_BUF_INIT;
+	slot_ent *v;
 	(void)size;
 	if (strlen(id) != 32)
 		return 0;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 8;
-		slot_ent *v = realloc(s->v, cap * sizeof(*v));
-		if (!v) {
-			s->err = hf_error_set(HF_ENOMEM, "out of memory");
-			return 1;
-		}
-		s->v = v;
-		s->cap = cap;
+	if (!(v = hf_array_grow(s->v, &s->cap, s->n, sizeof(*v), 8))) {
+		s->err = hf_error_set(HF_ENOMEM, "out of memory");
+		return 1;
 	}
+	s->v = v;
 	snprintf(s->v[s->n].id, sizeof(s->v[s->n].id), "%s", id);
 	/* a slot removed since the listing unlocks nothing: not found is no error, just not valid */
 	s->v[s->n].valid = hf_storage_get(s->st, name, &b) == 0 && hf_keyslot_usable(b.data, b.len);

@@ -967,18 +967,19 @@ static void compare_snaps(const mem_snap *a, const mem_snap *b)
 	}
 }
 
-/* A one-member ustar archive: a file with content "hi" ('0') or a directory ('5'). */
-static void write_ustar(const char *path, const char *name, char type, int truncate_data)
+/* One ustar header (and its data) appended to out. */
+static void ustar_add(hf_buf *out, const char *name, char type, unsigned mode, unsigned uid, unsigned mtime,
+                      const char *data)
 {
-	uint8_t hdr[512] = {0}, data[512] = {0}, end[1024] = {0};
+	uint8_t hdr[512] = {0}, pad[512] = {0};
+	size_t len = data ? strlen(data) : 0;
 	unsigned sum = 0;
-	int fd;
 	snprintf((char *)hdr, 100, "%s", name);
-	memcpy(hdr + 100, "0000644", 8);
-	memcpy(hdr + 108, "0000000", 8);
-	memcpy(hdr + 116, "0000000", 8);
-	memcpy(hdr + 124, type == '0' ? "00000000002" : "00000000000", 12);
-	memcpy(hdr + 136, "14000000000", 12);
+	snprintf((char *)hdr + 100, 8, "%07o", mode);
+	snprintf((char *)hdr + 108, 8, "%07o", uid);
+	snprintf((char *)hdr + 116, 8, "%07o", 0u);
+	snprintf((char *)hdr + 124, 12, "%011o", (unsigned)len);
+	snprintf((char *)hdr + 136, 12, "%011o", mtime);
 	memset(hdr + 148, ' ', 8);
 	hdr[156] = (uint8_t)type;
 	memcpy(hdr + 257, "ustar", 6);
@@ -986,16 +987,28 @@ static void write_ustar(const char *path, const char *name, char type, int trunc
 	for (int i = 0; i < 512; i++)
 		sum += hdr[i];
 	snprintf((char *)hdr + 148, 8, "%06o", sum);
-	memcpy(data, "hi", 2);
+	CHECK(hf_buf_append(out, hdr, 512) == 0);
+	if (len)
+		CHECK(hf_buf_append(out, data, len) == 0 && hf_buf_append(out, pad, (512 - len % 512) % 512) == 0);
+}
+
+/* A one-member ustar archive: a file with content "hi" ('0') or a directory ('5'); truncate_data
+ * keeps only the header. */
+static void write_ustar(const char *path, const char *name, char type, int truncate_data)
+{
+	hf_buf b = HF_BUF_INIT;
+	uint8_t end[1024] = {0};
+	int fd;
+	ustar_add(&b, name, type, 0644, 0, 014000000000u, type == '0' ? "hi" : NULL);
+	if (truncate_data)
+		b.len = 512;
+	else
+		CHECK(hf_buf_append(&b, end, sizeof(end)) == 0);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	CHECK(fd >= 0);
-	CHECK(write(fd, hdr, 512) == 512);
-	if (!truncate_data) {
-		if (type == '0')
-			CHECK(write(fd, data, 512) == 512);
-		CHECK(write(fd, end, 1024) == 1024);
-	}
+	CHECK(write(fd, b.data, b.len) == (ssize_t)b.len);
 	close(fd);
+	hf_buf_free(&b);
 }
 
 static void test_tar(mem_snap *snap)
@@ -1140,31 +1153,6 @@ static void test_tar(mem_snap *snap)
 	CHECK_OK(hf_tar_import(bad, &back.sink, &st));
 	CHECK(back.len == 0);
 	snap_free(&back);
-}
-
-/* One ustar header (and its data) appended to out. */
-static void ustar_add(hf_buf *out, const char *name, char type, unsigned mode, unsigned uid, unsigned mtime,
-                      const char *data)
-{
-	uint8_t hdr[512] = {0}, pad[512] = {0};
-	size_t len = data ? strlen(data) : 0;
-	unsigned sum = 0;
-	snprintf((char *)hdr, 100, "%s", name);
-	snprintf((char *)hdr + 100, 8, "%07o", mode);
-	snprintf((char *)hdr + 108, 8, "%07o", uid);
-	snprintf((char *)hdr + 116, 8, "%07o", 0u);
-	snprintf((char *)hdr + 124, 12, "%011o", (unsigned)len);
-	snprintf((char *)hdr + 136, 12, "%011o", mtime);
-	memset(hdr + 148, ' ', 8);
-	hdr[156] = (uint8_t)type;
-	memcpy(hdr + 257, "ustar", 6);
-	memcpy(hdr + 263, "00", 2);
-	for (int i = 0; i < 512; i++)
-		sum += hdr[i];
-	snprintf((char *)hdr + 148, 8, "%06o", sum);
-	CHECK(hf_buf_append(out, hdr, 512) == 0);
-	if (len)
-		CHECK(hf_buf_append(out, data, len) == 0 && hf_buf_append(out, pad, (512 - len % 512) % 512) == 0);
 }
 
 /* One newc cpio entry appended to out. */
